@@ -1,0 +1,57 @@
+#include "common/logging.h"
+
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+namespace iterd {
+namespace logging_internal {
+namespace {
+
+char SeverityLetter(Severity severity) {
+  switch (severity) {
+    case Severity::kInfo:
+      return 'I';
+    case Severity::kWarning:
+      return 'W';
+    case Severity::kError:
+      return 'E';
+    case Severity::kFatal:
+      return 'F';
+  }
+  return '?';
+}
+
+}  // namespace
+
+LogMessage::LogMessage(Severity severity, const char* file, int line)
+    : severity_(severity) {
+  timeval now;
+  gettimeofday(&now, nullptr);
+  tm local;
+  localtime_r(&now.tv_sec, &local);
+  char prefix[64];
+  const char* base = std::strrchr(file, '/');
+  snprintf(prefix, sizeof(prefix), "%c%02d%02d %02d:%02d:%02d.%06ld ",
+           SeverityLetter(severity), local.tm_mon + 1, local.tm_mday,
+           local.tm_hour, local.tm_min, local.tm_sec,
+           static_cast<long>(now.tv_usec));
+  stream_ << prefix << (base ? base + 1 : file) << ":" << line << "] ";
+}
+
+LogMessage::~LogMessage() {
+  stream_ << '\n';
+  const std::string line = stream_.str();
+  // One write per line keeps lines from different threads whole.
+  ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
+  if (severity_ == Severity::kFatal) std::abort();
+}
+
+}  // namespace logging_internal
+}  // namespace iterd

@@ -1,0 +1,40 @@
+// File: server/pipeline/batch_iterator.h
+//
+// BatchIterator: what the service consumes. GetNext() yields the batches of the
+// current epoch and then reports end of epoch (OK status, *end_of_epoch = true)
+// until Reset() starts the next epoch. End of data is never an error, and an
+// error is never end of data.
+//
+// Thread-compatibility: implementations are not thread-safe unless they say so
+// (the Prefetcher is).
+
+#ifndef ITERD_SERVER_PIPELINE_BATCH_ITERATOR_H_
+#define ITERD_SERVER_PIPELINE_BATCH_ITERATOR_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "common/tensor/batch.h"
+
+namespace iterd::pipeline {
+
+class BatchIterator {
+ public:
+  virtual ~BatchIterator() = default;
+
+  // On success either sets *batch or sets *end_of_epoch.
+  virtual absl::Status GetNext(std::shared_ptr<Batch>* batch,
+                               bool* end_of_epoch) = 0;
+
+  // Starts the next epoch (with MXNet's carry-over rules of the last-batch
+  // policy).
+  virtual absl::Status Reset() = 0;
+
+  // Full batch shapes (batch axis first) of every data and label tensor.
+  virtual const std::vector<TensorSpec>& data_specs() const = 0;
+  virtual const std::vector<TensorSpec>& label_specs() const = 0;
+};
+
+}  // namespace iterd::pipeline
+
+#endif  // ITERD_SERVER_PIPELINE_BATCH_ITERATOR_H_

@@ -1,0 +1,61 @@
+// File: server/pipeline/sample_source.h
+//
+// SampleSource: the first stage of every pipeline. It delivers the samples of
+// one pass over its data, in order, writing each straight into its row of a
+// Batch (no intermediate copy). The Batcher (batcher.h) pulls samples from it
+// and applies MXNet's last-batch policies.
+//
+// Passes and epochs: StartEpoch(e) begins epoch e (a new shuffle order, say) at
+// its first sample. Rewind() goes back to the first sample of the *same* order:
+// the batcher uses it to complete a last batch with samples from the start of
+// the data (MXNet's pad / round_batch).
+//
+// Thread-compatibility: one thread at a time (the Batcher calls it from its
+// producer).
+
+#ifndef ITERD_SERVER_PIPELINE_SAMPLE_SOURCE_H_
+#define ITERD_SERVER_PIPELINE_SAMPLE_SOURCE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/tensor/batch.h"
+
+namespace iterd::pipeline {
+
+class SampleSource {
+ public:
+  virtual ~SampleSource() = default;
+
+  // Shapes of one sample of each data and each label tensor (without the batch
+  // axis), and their output dtypes. Fixed for the source's life.
+  virtual const std::vector<TensorSpec>& sample_data_specs() const = 0;
+  virtual const std::vector<TensorSpec>& sample_label_specs() const = 0;
+
+  // Number of samples in a pass, or -1 if unknown until the pass ends (streamed
+  // CSV).
+  virtual int64_t num_samples() const = 0;
+
+  // Whether samples carry ids worth sending as DataBatch.index (CSV row
+  // numbers). NDArrayIter reports index None, as MXNet does.
+  virtual bool has_sample_ids() const = 0;
+
+  // Writes the next sample of this pass into row `row` of every tensor of
+  // `batch`, and its id (row number, original position) into *sample_id. At the
+  // end of the pass sets *end_of_pass and writes nothing. Errors name the file
+  // and line/record of the bad sample.
+  virtual absl::Status ReadSample(Batch* batch, int64_t row,
+                                  uint64_t* sample_id, bool* end_of_pass) = 0;
+
+  // Back to the first sample of the current order.
+  virtual absl::Status Rewind() = 0;
+
+  // Begins epoch `epoch` (0-based) at its first sample: reshuffles if the
+  // source shuffles.
+  virtual absl::Status StartEpoch(int64_t epoch) = 0;
+};
+
+}  // namespace iterd::pipeline
+
+#endif  // ITERD_SERVER_PIPELINE_SAMPLE_SOURCE_H_
