@@ -1,0 +1,257 @@
+#include "common/csv/row_parser.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace iterd::csv {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+template <typename T>
+struct LineOutcome {
+  LineResult result;
+  std::vector<T> values;
+  RowError error;
+};
+
+template <typename T>
+DType DTypeOf();
+template <>
+DType DTypeOf<float>() {
+  return DType::kFloat32;
+}
+template <>
+DType DTypeOf<int32_t>() {
+  return DType::kInt32;
+}
+template <>
+DType DTypeOf<int64_t>() {
+  return DType::kInt64;
+}
+
+template <typename T>
+LineOutcome<T> Parse(absl::string_view line, int64_t values_per_row,
+                     char delimiter = ',') {
+  RowFormat format;
+  format.delimiter = delimiter;
+  format.dtype = DTypeOf<T>();
+  format.values_per_row = values_per_row;
+  // One spare byte in front makes `out` unaligned on purpose.
+  std::vector<uint8_t> buffer(1 + format.row_bytes());
+  LineOutcome<T> outcome;
+  outcome.result = ParseLine(line, format, buffer.data() + 1, &outcome.error);
+  if (outcome.result == LineResult::kRow) {
+    outcome.values.resize(values_per_row);
+    std::memcpy(outcome.values.data(), buffer.data() + 1, format.row_bytes());
+  }
+  return outcome;
+}
+
+TEST(RowParserTest, ParsesPlainFloatRowIntoUnalignedBuffer) {
+  const auto outcome = Parse<float>("1,2.5,-3e2", 3);
+  ASSERT_EQ(outcome.result, LineResult::kRow);
+  EXPECT_THAT(outcome.values, ElementsAre(1.0f, 2.5f, -300.0f));
+}
+
+TEST(RowParserTest, SpacesAndTabsAroundFieldsAreIgnored) {
+  const auto outcome = Parse<float>(" 1 ,\t2\t,  3  ", 3);
+  ASSERT_EQ(outcome.result, LineResult::kRow);
+  EXPECT_THAT(outcome.values, ElementsAre(1.0f, 2.0f, 3.0f));
+}
+
+TEST(RowParserTest, TrailingDelimiterIsAccepted) {
+  const auto outcome = Parse<float>("1,2,3, ", 3);
+  ASSERT_EQ(outcome.result, LineResult::kRow);
+  EXPECT_THAT(outcome.values, ElementsAre(1.0f, 2.0f, 3.0f));
+}
+
+TEST(RowParserTest, TrailingCarriageReturnIsIgnored) {
+  const auto outcome = Parse<int32_t>("1,2,3\r", 3);
+  ASSERT_EQ(outcome.result, LineResult::kRow);
+  EXPECT_THAT(outcome.values, ElementsAre(1, 2, 3));
+}
+
+TEST(RowParserTest, EmptyAndSpaceOnlyLinesAreBlank) {
+  EXPECT_EQ(Parse<float>("", 3).result, LineResult::kBlank);
+  EXPECT_EQ(Parse<float>(" \t ", 3).result, LineResult::kBlank);
+  EXPECT_EQ(Parse<float>("\r", 3).result, LineResult::kBlank);
+}
+
+TEST(RowParserTest, FloatTakesPlusSignInfinityNanAndTrailingF) {
+  const auto outcome = Parse<float>("+1.5,inf,-Infinity,NaN,2.5f,INF,.5", 7);
+  ASSERT_EQ(outcome.result, LineResult::kRow);
+  EXPECT_EQ(outcome.values[0], 1.5f);
+  EXPECT_EQ(outcome.values[1], std::numeric_limits<float>::infinity());
+  EXPECT_EQ(outcome.values[2], -std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(outcome.values[3]));
+  EXPECT_EQ(outcome.values[4], 2.5f);
+  EXPECT_EQ(outcome.values[5], std::numeric_limits<float>::infinity());
+  EXPECT_EQ(outcome.values[6], 0.5f);
+}
+
+TEST(RowParserTest, FloatBeyondRangeSaturatesToInfinityOrZero) {
+  const auto outcome = Parse<float>("1e39,-1e39,1e-50", 3);
+  ASSERT_EQ(outcome.result, LineResult::kRow);
+  EXPECT_EQ(outcome.values[0], std::numeric_limits<float>::infinity());
+  EXPECT_EQ(outcome.values[1], -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(outcome.values[2], 0.0f);
+}
+
+TEST(RowParserTest, PlusThenMinusIsNotANumber) {
+  const auto outcome = Parse<float>("1,+-2", 2);
+  ASSERT_EQ(outcome.result, LineResult::kError);
+  EXPECT_EQ(outcome.error.kind, RowError::Kind::kNotANumber);
+  EXPECT_EQ(outcome.error.field, 2);
+}
+
+TEST(RowParserTest, EmptyFieldIsAnErrorNamingItsNumber) {
+  const auto outcome = Parse<float>("1,,3", 3);
+  ASSERT_EQ(outcome.result, LineResult::kError);
+  EXPECT_EQ(outcome.error.kind, RowError::Kind::kEmptyField);
+  EXPECT_EQ(outcome.error.field, 2);
+}
+
+TEST(RowParserTest, LeadingDelimiterIsAnEmptyFirstField) {
+  const auto outcome = Parse<float>(",1,2", 2);
+  ASSERT_EQ(outcome.result, LineResult::kError);
+  EXPECT_EQ(outcome.error.kind, RowError::Kind::kEmptyField);
+  EXPECT_EQ(outcome.error.field, 1);
+}
+
+TEST(RowParserTest, TextFieldIsNotANumberAndKeepsItsText) {
+  const auto outcome = Parse<float>("1, abc ,3", 3);
+  ASSERT_EQ(outcome.result, LineResult::kError);
+  EXPECT_EQ(outcome.error.kind, RowError::Kind::kNotANumber);
+  EXPECT_EQ(outcome.error.field, 2);
+  EXPECT_EQ(outcome.error.text, "abc");
+}
+
+TEST(RowParserTest, NumberFollowedByJunkIsNotANumber) {
+  const auto outcome = Parse<int64_t>("1,3x,3", 3);
+  ASSERT_EQ(outcome.result, LineResult::kError);
+  EXPECT_EQ(outcome.error.kind, RowError::Kind::kNotANumber);
+  EXPECT_EQ(outcome.error.text, "3x");
+}
+
+TEST(RowParserTest, WrongValueCountReportsTheActualCount) {
+  const auto short_row = Parse<float>("1,2", 3);
+  ASSERT_EQ(short_row.result, LineResult::kError);
+  EXPECT_EQ(short_row.error.kind, RowError::Kind::kWrongCount);
+  EXPECT_EQ(short_row.error.actual_count, 2);
+  const auto long_row = Parse<float>("1,2,3,4,5", 3);
+  ASSERT_EQ(long_row.result, LineResult::kError);
+  EXPECT_EQ(long_row.error.actual_count, 5);
+}
+
+TEST(RowParserTest, IntegersTakeSignsHexAndDecimalLeadingZeros) {
+  const auto outcome = Parse<int32_t>("-5,+7,0x10,-0x10,0X1f,010", 6);
+  ASSERT_EQ(outcome.result, LineResult::kRow);
+  EXPECT_THAT(outcome.values, ElementsAre(-5, 7, 16, -16, 31, 10));
+}
+
+TEST(RowParserTest, Int32LimitsParseAndBeyondIsOutOfRange) {
+  const auto limits = Parse<int32_t>("2147483647,-2147483648", 2);
+  ASSERT_EQ(limits.result, LineResult::kRow);
+  EXPECT_THAT(limits.values, ElementsAre(2147483647, -2147483647 - 1));
+  const auto beyond = Parse<int32_t>("1,2147483648", 2);
+  ASSERT_EQ(beyond.result, LineResult::kError);
+  EXPECT_EQ(beyond.error.kind, RowError::Kind::kOutOfRange);
+  EXPECT_EQ(beyond.error.field, 2);
+  EXPECT_EQ(Parse<int32_t>("0x80000000", 1).error.kind,
+            RowError::Kind::kOutOfRange);
+}
+
+TEST(RowParserTest, Int64LimitsParseAndBeyondIsOutOfRange) {
+  const auto limits =
+      Parse<int64_t>("9223372036854775807,-9223372036854775808", 2);
+  ASSERT_EQ(limits.result, LineResult::kRow);
+  EXPECT_EQ(limits.values[0], std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(limits.values[1], std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(Parse<int64_t>("9223372036854775808", 1).error.kind,
+            RowError::Kind::kOutOfRange);
+  EXPECT_EQ(Parse<int64_t>("99999999999999999999999", 1).error.kind,
+            RowError::Kind::kOutOfRange);
+}
+
+TEST(RowParserTest, IntegerFieldWithFractionIsNotANumber) {
+  const auto outcome = Parse<int32_t>("1.5", 1);
+  ASSERT_EQ(outcome.result, LineResult::kError);
+  EXPECT_EQ(outcome.error.kind, RowError::Kind::kNotANumber);
+  EXPECT_EQ(outcome.error.text, "1.5");
+}
+
+TEST(RowParserTest, OtherDelimitersSplitFields) {
+  EXPECT_THAT(Parse<int32_t>("1;2; 3", 3, ';').values, ElementsAre(1, 2, 3));
+  EXPECT_THAT(Parse<int32_t>("1\t2 \t3", 3, '\t').values, ElementsAre(1, 2, 3));
+  EXPECT_THAT(Parse<int32_t>("\t1 2 3\t", 3, ' ').values, ElementsAre(1, 2, 3));
+}
+
+TEST(RowParserTest, FieldErrorStatusNamesFileLineFieldAndText) {
+  RowFormat format;
+  format.values_per_row = 3;
+  const RowError error = Parse<float>("1,abc,3", 3).error;
+  const absl::Status status = RowErrorToStatus(error, format, "data.csv", 7);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("data.csv:7:"));
+  EXPECT_THAT(status.message(), HasSubstr("field 2"));
+  EXPECT_THAT(status.message(), HasSubstr("'abc'"));
+  EXPECT_THAT(status.message(), HasSubstr("float32"));
+}
+
+TEST(RowParserTest, WrongCountStatusNamesExpectedAndActualCounts) {
+  RowFormat format;
+  format.values_per_row = 3;
+  const absl::Status status =
+      RowErrorToStatus(Parse<float>("1,2", 3).error, format, "/tmp/x.csv", 12);
+  EXPECT_THAT(status.message(), HasSubstr("/tmp/x.csv:12:"));
+  EXPECT_THAT(status.message(), HasSubstr("expected 3 values, found 2"));
+}
+
+TEST(RowParserTest, ValidateRowFormatRejectsBadDTypeCountAndDelimiter) {
+  RowFormat format;
+  format.dtype = DType::kFloat64;
+  EXPECT_THAT(ValidateRowFormat(format).message(), HasSubstr("dtype"));
+  format.dtype = DType::kInt32;
+  format.values_per_row = 0;
+  EXPECT_THAT(ValidateRowFormat(format).message(), HasSubstr("values_per_row"));
+  format.values_per_row = 2;
+  format.delimiter = '\n';
+  EXPECT_THAT(ValidateRowFormat(format).message(), HasSubstr("delimiter"));
+  format.delimiter = '|';
+  EXPECT_TRUE(ValidateRowFormat(format).ok());
+}
+
+TEST(RowParserTest, ParseBlockSkipsBlankLinesButCountsThem) {
+  RowFormat format;
+  format.dtype = DType::kInt32;
+  format.values_per_row = 2;
+  ParsedBlock block;
+  ParseBlock("1,2\n\n3,4\r\n  \n5,6", format, &block);
+  EXPECT_FALSE(block.has_error);
+  EXPECT_EQ(block.num_rows, 3);
+  EXPECT_EQ(block.num_lines, 5);
+  std::vector<int32_t> values(6);
+  std::memcpy(values.data(), block.values.get(), 6 * sizeof(int32_t));
+  EXPECT_THAT(values, ElementsAre(1, 2, 3, 4, 5, 6));
+}
+
+TEST(RowParserTest, ParseBlockStopsAtTheFirstBadLine) {
+  RowFormat format;
+  format.values_per_row = 2;
+  ParsedBlock block;
+  ParseBlock("1,2\n\n3\n5,6\n", format, &block);
+  ASSERT_TRUE(block.has_error);
+  EXPECT_EQ(block.num_rows, 1);
+  EXPECT_EQ(block.error_line, 2);  // 0-based: the third line.
+  EXPECT_EQ(block.error.kind, RowError::Kind::kWrongCount);
+}
+
+}  // namespace
+}  // namespace iterd::csv

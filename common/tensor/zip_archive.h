@@ -1,0 +1,116 @@
+// File: common/tensor/zip_archive.h
+//
+// MappedFile: a read-only private memory mapping of a whole file, unmapped
+// when its last shared owner goes away.
+//
+// ZipArchive: the central directory (zip64-aware) of a zip archive held in a
+// MappedFile, and access to one member's bytes: STORED members in place in the
+// mapping (no copy), DEFLATED ones inflated by zlib into a heap buffer whose
+// CRC-32 is checked. It reads what np.savez / np.savez_compressed write; it
+// does not support encryption, multi-disk archives or other methods.
+// Every error message starts with the archive path (and the member name).
+//
+// Thread-safety: both classes are immutable after creation; share them freely
+// between threads. Ownership: a ZipArchive shares its MappedFile; ZipBytes
+// keep whatever holds their bytes (mapping or inflated buffer) alive.
+
+#ifndef ITERD_COMMON_TENSOR_ZIP_ARCHIVE_H_
+#define ITERD_COMMON_TENSOR_ZIP_ARCHIVE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace iterd {
+
+class MappedFile final {
+ public:
+  // Maps all of `path` read-only. NotFound / PermissionDenied / ... from
+  // open(), naming the path. An empty file maps to data() == nullptr and
+  // size() == 0 (mmap rejects length 0); parsers then report "too short".
+  static absl::StatusOr<std::shared_ptr<const MappedFile>> Map(
+      const std::string& path);
+
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+
+  const uint8_t* data() const { return static_cast<const uint8_t*>(address_); }
+  size_t size() const { return size_; }
+
+ private:
+  MappedFile(void* address, size_t size) : address_(address), size_(size) {}
+
+  void* const address_;
+  const size_t size_;
+};
+
+// One central directory entry, sizes and offset already widened from zip64
+// extra fields.
+struct ZipMember {
+  std::string name;
+  uint16_t flags = 0;   // General purpose bit flags; bit 0 means encrypted.
+  uint16_t method = 0;  // 0 STORED, 8 DEFLATED.
+  uint32_t crc = 0;     // CRC-32 of the uncompressed bytes.
+  uint64_t compressed_size = 0;
+  uint64_t uncompressed_size = 0;
+  uint64_t local_header_offset = 0;
+};
+
+// A member's uncompressed bytes, valid while `keep_alive` lives.
+struct ZipBytes {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  std::shared_ptr<const void> keep_alive;
+};
+
+class ZipArchive final {
+ public:
+  // Maps `path` and reads its central directory. Errors from MappedFile::Map;
+  // InvalidArgument when there is no end of central directory record (not a
+  // zip); DataLoss when the directory or a zip64 record is damaged or lies
+  // beyond the end of the file.
+  static absl::StatusOr<ZipArchive> Open(const std::string& path);
+
+  // Movable (a StatusOr holds it), not copyable: copies would share the
+  // mapping anyway, so there is never a reason to duplicate the directory.
+  ZipArchive(ZipArchive&&) = default;
+  ZipArchive& operator=(ZipArchive&&) = default;
+  ZipArchive(const ZipArchive&) = delete;
+  ZipArchive& operator=(const ZipArchive&) = delete;
+
+  const std::string& path() const { return path_; }
+  // In central directory order.
+  const std::vector<ZipMember>& members() const { return members_; }
+
+  // "<path> member '<name>'": the prefix of every error about `member`, for
+  // callers that report errors in the member's contents too.
+  std::string Describe(const ZipMember& member) const;
+
+  // The uncompressed bytes of `member` (one of members()). DataLoss when its
+  // local header or data lie outside the file, a STORED member's two sizes
+  // differ, or a DEFLATED stream is damaged, has the wrong size or fails its
+  // CRC-32; InvalidArgument for encrypted members and other methods;
+  // ResourceExhausted when the inflated buffer cannot be allocated.
+  absl::StatusOr<ZipBytes> Read(const ZipMember& member) const;
+
+ private:
+  ZipArchive(std::string path, std::shared_ptr<const MappedFile> file,
+             std::vector<ZipMember> members)
+      : path_(std::move(path)),
+        file_(std::move(file)),
+        members_(std::move(members)) {}
+
+  std::string path_;
+  std::shared_ptr<const MappedFile> file_;
+  std::vector<ZipMember> members_;
+};
+
+}  // namespace iterd
+
+#endif  // ITERD_COMMON_TENSOR_ZIP_ARCHIVE_H_

@@ -1,0 +1,190 @@
+#include "server/pipeline/batcher.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
+
+namespace iterd::pipeline {
+namespace {
+
+std::vector<TensorSpec> WithBatchAxis(const std::vector<TensorSpec>& samples,
+                                      int64_t batch_size) {
+  std::vector<TensorSpec> specs;
+  specs.reserve(samples.size());
+  for (const TensorSpec& sample : samples) {
+    TensorSpec spec;
+    spec.dtype = sample.dtype;
+    spec.shape.push_back(batch_size);
+    spec.shape.insert(spec.shape.end(), sample.shape.begin(),
+                      sample.shape.end());
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Batcher>> Batcher::Create(
+    const BatcherOptions& options, std::unique_ptr<SampleSource> source) {
+  if (options.batch_size <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch_size must be positive, got ", options.batch_size));
+  }
+  return std::unique_ptr<Batcher>(new Batcher(options, std::move(source)));
+}
+
+Batcher::Batcher(const BatcherOptions& options,
+                 std::unique_ptr<SampleSource> source)
+    : options_(options),
+      source_(std::move(source)),
+      data_specs_(
+          WithBatchAxis(source_->sample_data_specs(), options.batch_size)),
+      label_specs_(
+          WithBatchAxis(source_->sample_label_specs(), options.batch_size)) {}
+
+std::shared_ptr<Batch> Batcher::NewBatch() const {
+  auto batch = std::make_shared<Batch>(data_specs_, label_specs_);
+  if (source_->has_sample_ids()) batch->index.assign(options_.batch_size, 0);
+  return batch;
+}
+
+absl::Status Batcher::FillFromPass(Batch* batch, int64_t* filled,
+                                   bool* end_of_pass) {
+  *end_of_pass = false;
+  uint64_t id = 0;
+  while (*filled < options_.batch_size) {
+    ITERD_RETURN_IF_ERROR(
+        source_->ReadSample(batch, *filled, &id, end_of_pass));
+    if (*end_of_pass) return absl::OkStatus();
+    if (!batch->index.empty()) batch->index[*filled] = id;
+    ++*filled;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Batcher::GetNext(std::shared_ptr<Batch>* batch,
+                              bool* end_of_epoch) {
+  *end_of_epoch = false;
+  if (epoch_over_) {
+    *end_of_epoch = true;
+    return absl::OkStatus();
+  }
+  if (!epoch_started_) {
+    ITERD_RETURN_IF_ERROR(source_->StartEpoch(epoch_));
+    epoch_started_ = true;
+  }
+  std::shared_ptr<Batch> current;
+  int64_t filled = 0;
+  if (held_for_next_epoch_) {
+    // roll_over: the first batch of this epoch starts with last epoch's tail.
+    current = std::move(held_batch_);
+    filled = held_rows_;
+    held_for_next_epoch_ = false;
+  } else {
+    current = NewBatch();
+  }
+  const int64_t carried = filled;
+  bool end_of_pass = false;
+  ITERD_RETURN_IF_ERROR(FillFromPass(current.get(), &filled, &end_of_pass));
+  current->pad = carried;  // Only kRollOver carries rows; 0 otherwise.
+  if (filled < options_.batch_size) {
+    bool keep = false;
+    ITERD_RETURN_IF_ERROR(CompleteShortBatch(&current, filled, &keep));
+    epoch_over_ = true;
+    if (!keep) {
+      *end_of_epoch = true;
+      return absl::OkStatus();
+    }
+  }
+  current->epoch = epoch_;
+  current->sequence = sequence_++;
+  *batch = std::move(current);
+  return absl::OkStatus();
+}
+
+absl::Status Batcher::CompleteShortBatch(std::shared_ptr<Batch>* batch,
+                                         int64_t filled, bool* keep) {
+  const int64_t batch_size = options_.batch_size;
+  Batch* current = batch->get();
+  *keep = false;
+  switch (options_.policy) {
+    case LastBatchPolicy::kDiscard:
+      return absl::OkStatus();
+    case LastBatchPolicy::kRollOver:
+      if (filled > 0) {
+        held_batch_ = std::move(*batch);
+        held_rows_ = filled;
+      }
+      return absl::OkStatus();
+    case LastBatchPolicy::kZeroFill:
+      if (filled == 0) return absl::OkStatus();
+      for (int64_t row = filled; row < batch_size; ++row) {
+        current->ZeroRow(row);
+        if (!current->index.empty()) current->index[row] = 0;
+      }
+      current->pad = batch_size - filled;
+      *keep = true;
+      return absl::OkStatus();
+    case LastBatchPolicy::kPad:
+    case LastBatchPolicy::kRoundBatch: {
+      if (filled == 0) {
+        // The epoch ended on a batch boundary: nothing to complete, and the
+        // next epoch starts at the first sample.
+        continue_after_wrap_ = false;
+        return absl::OkStatus();
+      }
+      int wraps = 0;
+      int64_t real = filled;
+      while (filled < batch_size) {
+        if (options_.policy == LastBatchPolicy::kRoundBatch && wraps == 1) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "batch_size (", batch_size, ") is too large for ", real,
+              " samples: round_batch can wrap around the data only once"));
+        }
+        ITERD_RETURN_IF_ERROR(source_->Rewind());
+        ++wraps;
+        const int64_t before = filled;
+        bool end_of_pass = false;
+        ITERD_RETURN_IF_ERROR(FillFromPass(current, &filled, &end_of_pass));
+        if (filled == before) {
+          return absl::FailedPreconditionError(
+              "the data has no samples to complete the last batch with");
+        }
+      }
+      current->pad = batch_size - real;
+      continue_after_wrap_ = options_.policy == LastBatchPolicy::kRoundBatch;
+      *keep = true;
+      return absl::OkStatus();
+    }
+  }
+  return absl::InternalError("unknown last-batch policy");
+}
+
+absl::Status Batcher::Reset() {
+  const bool epoch_was_over = epoch_over_;
+  epoch_over_ = false;
+  if (!epoch_started_) return absl::OkStatus();  // Nothing read yet.
+  ++epoch_;
+  if (options_.policy == LastBatchPolicy::kRoundBatch && epoch_was_over &&
+      continue_after_wrap_) {
+    // MXNet's round_batch: the next epoch goes on right after the wrapped
+    // samples.
+    continue_after_wrap_ = false;
+    return absl::OkStatus();
+  }
+  continue_after_wrap_ = false;
+  // roll_over keeps a tail only when the epoch ran to its end; a reset
+  // mid-epoch (or a second reset before the tail was used) drops it, as MXNet
+  // does.
+  held_for_next_epoch_ =
+      epoch_was_over && held_batch_ != nullptr && !held_for_next_epoch_;
+  if (!held_for_next_epoch_) {
+    held_batch_.reset();
+    held_rows_ = 0;
+  }
+  epoch_started_ = true;
+  return source_->StartEpoch(epoch_);
+}
+
+}  // namespace iterd::pipeline

@@ -1,0 +1,109 @@
+// File: server/pipeline/batcher.h
+//
+// Batcher: groups the samples of a SampleSource into batches and applies
+// MXNet's last-batch policy. It is the one place where every pipeline's pad /
+// discard / roll_over / round_batch behaviour lives; MXNet's per-iterator
+// differences are LastBatchPolicy values, not separate code
+// (docs/mxnet-compatibility.md, sections "NDArrayIter" and "Native batching").
+//
+// Thread-compatibility: one thread at a time (the Prefetcher's producer).
+
+#ifndef ITERD_SERVER_PIPELINE_BATCHER_H_
+#define ITERD_SERVER_PIPELINE_BATCHER_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/pipeline/batch_iterator.h"
+#include "server/pipeline/sample_source.h"
+
+namespace iterd::pipeline {
+
+enum class LastBatchPolicy {
+  // NDArrayIter 'pad': complete the short last batch from the start of the data
+  // (tiling it if
+  // needed); pad = filler count; every epoch starts at the first sample.
+  kPad,
+  // NDArrayIter / ImageIter 'discard': drop the short last batch.
+  kDiscard,
+  // NDArrayIter 'roll_over': hold the short tail back; after Reset() the first
+  // batch is the held
+  // samples followed by new-epoch samples, with pad = number of held samples.
+  kRollOver,
+  // Native iterators' round_batch=true (CSVIter, ImageRecordIter): complete the
+  // short last batch
+  // from the start of the data (one wrap at most, else an error as in MXNet);
+  // pad = filler count;
+  // the next epoch continues right after the wrapped samples.
+  kRoundBatch,
+  // Native round_batch=false: keep the short last batch at full shape with
+  // zeroed filler rows
+  // (MXNet leaves stale data there); pad = batch_size - real samples.
+  kZeroFill,
+};
+
+struct BatcherOptions {
+  int64_t batch_size = 0;
+  LastBatchPolicy policy = LastBatchPolicy::kPad;
+};
+
+class Batcher final : public BatchIterator {
+ public:
+  // InvalidArgument naming `batch_size` when it is not positive.
+  static absl::StatusOr<std::unique_ptr<Batcher>> Create(
+      const BatcherOptions& options, std::unique_ptr<SampleSource> source);
+
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
+
+  absl::Status GetNext(std::shared_ptr<Batch>* batch,
+                       bool* end_of_epoch) override;
+  absl::Status Reset() override;
+  const std::vector<TensorSpec>& data_specs() const override {
+    return data_specs_;
+  }
+  const std::vector<TensorSpec>& label_specs() const override {
+    return label_specs_;
+  }
+
+  SampleSource* source() { return source_.get(); }
+
+ private:
+  Batcher(const BatcherOptions& options, std::unique_ptr<SampleSource> source);
+
+  // Fills rows [*filled, batch_size) from the current pass; stops early at the
+  // end of the pass.
+  absl::Status FillFromPass(Batch* batch, int64_t* filled, bool* end_of_pass);
+  // Completes a short batch according to the policy. Sets *keep = false when
+  // the batch is dropped (discard, roll_over, or nothing to complete).
+  absl::Status CompleteShortBatch(std::shared_ptr<Batch>* batch, int64_t filled,
+                                  bool* keep);
+  std::shared_ptr<Batch> NewBatch() const;
+
+  const BatcherOptions options_;
+  const std::unique_ptr<SampleSource> source_;
+  std::vector<TensorSpec> data_specs_;
+  std::vector<TensorSpec> label_specs_;
+
+  int64_t epoch_ = 0;
+  int64_t sequence_ = 0;
+  bool epoch_started_ =
+      false;  // StartEpoch(epoch_) has been called on the source.
+  bool epoch_over_ = false;  // The epoch's last batch has been delivered.
+  // kRoundBatch: the last epoch ended with a wrapped batch, so the next one
+  // continues after it.
+  bool continue_after_wrap_ = false;
+  // kRollOver: samples held back from the last epoch (rows [0, held_rows_) of
+  // held_batch_).
+  std::shared_ptr<Batch> held_batch_;
+  int64_t held_rows_ = 0;
+  // kRollOver: held_batch_ belongs to the epoch that is starting (set by
+  // Reset()).
+  bool held_for_next_epoch_ = false;
+};
+
+}  // namespace iterd::pipeline
+
+#endif  // ITERD_SERVER_PIPELINE_BATCHER_H_

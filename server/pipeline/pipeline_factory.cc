@@ -1,0 +1,404 @@
+#include "server/pipeline/pipeline_factory.h"
+
+#include <algorithm>
+#include <random>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
+#include "server/pipeline/batcher.h"
+#include "server/pipeline/csv_source.h"
+#include "server/pipeline/ndarray_source.h"
+
+namespace iterd::pipeline {
+namespace {
+
+constexpr char kDefaultDataName[] = "data";
+constexpr char kDefaultLabelName[] = "softmax_label";
+// MXNet reports NCHW for every iterator, whatever the data means.
+constexpr char kLayout[] = "NCHW";
+
+absl::Status FieldError(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
+}
+
+absl::StatusOr<uint64_t> ShapeBytes(const std::vector<int64_t>& shape,
+                                    DType dtype, absl::string_view field) {
+  uint64_t elements = 1;
+  for (int64_t dim : shape) {
+    if (dim < 0) return FieldError(field, "dimensions must not be negative");
+    elements *= static_cast<uint64_t>(dim);
+  }
+  return elements * DTypeSize(dtype);
+}
+
+std::vector<int64_t> ToVector(
+    const google::protobuf::RepeatedField<int64_t>& field) {
+  return std::vector<int64_t>(field.begin(), field.end());
+}
+
+absl::Status ValidateNDArray(const v1::NDArrayConfig& config) {
+  if (config.batch_size() <= 0) {
+    return FieldError(
+        "ndarray.batch_size",
+        absl::StrCat("must be positive, got ", config.batch_size()));
+  }
+  if (config.data_size() == 0) {
+    return FieldError("ndarray.data", "at least one data array is required");
+  }
+  if (config.num_parts() < 0 || config.part_index() < 0 ||
+      (config.num_parts() > 0 && config.part_index() >= config.num_parts()) ||
+      (config.num_parts() == 0 && config.part_index() > 0)) {
+    return FieldError("ndarray.part_index",
+                      absl::StrCat("must be in [0, num_parts), got part_index ",
+                                   config.part_index(), " of num_parts ",
+                                   config.num_parts()));
+  }
+  for (const auto* arrays : {&config.data(), &config.label()}) {
+    for (const v1::ArraySource& array : *arrays) {
+      if (array.source_case() == v1::ArraySource::SOURCE_NOT_SET) {
+        return FieldError(absl::StrCat("ndarray array '", array.name(), "'"),
+                          "needs a path or an inline array");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCsv(const v1::CSVConfig& config) {
+  if (config.data_csv().empty())
+    return FieldError("csv.data_csv", "is required");
+  if (config.batch_size() <= 0) {
+    return FieldError("csv.batch_size", absl::StrCat("must be positive, got ",
+                                                     config.batch_size()));
+  }
+  if (config.data_shape_size() == 0) {
+    return FieldError("csv.data_shape", "is required");
+  }
+  for (int64_t dim : config.data_shape()) {
+    if (dim <= 0)
+      return FieldError("csv.data_shape", "dimensions must be positive");
+  }
+  for (int64_t dim : config.label_shape()) {
+    if (dim <= 0)
+      return FieldError("csv.label_shape", "dimensions must be positive");
+  }
+  const v1::DataType dtype = config.dtype();
+  if (dtype != v1::DATA_TYPE_UNSPECIFIED && dtype != v1::FLOAT32 &&
+      dtype != v1::INT32 && dtype != v1::INT64) {
+    return FieldError("csv.dtype", "must be float32, int32 or int64");
+  }
+  if (config.delimiter().size() > 1) {
+    return FieldError("csv.delimiter", "must be one character");
+  }
+  return absl::OkStatus();
+}
+
+// Refuses a pipeline whose batches exceed the daemon's limit, before anything
+// is allocated.
+absl::Status CheckBatchBytes(const Batcher& batcher,
+                             const PipelineEnvironment& environment) {
+  if (environment.max_batch_bytes == 0) return absl::OkStatus();
+  uint64_t bytes = 0;
+  for (const auto* specs : {&batcher.data_specs(), &batcher.label_specs()}) {
+    for (const TensorSpec& spec : *specs) bytes += spec.byte_size();
+  }
+  if (bytes <= environment.max_batch_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "a batch would take ", bytes, " bytes, more than the daemon's limit of ",
+      environment.max_batch_bytes, " (limits.max_batch_bytes)"));
+}
+
+v1::DataDesc MakeDesc(const std::string& name, const TensorSpec& spec) {
+  v1::DataDesc desc;
+  desc.set_name(name);
+  for (int64_t dim : spec.shape) desc.add_shape(dim);
+  desc.set_dtype(ToProtoDType(spec.dtype));
+  desc.set_layout(kLayout);
+  return desc;
+}
+
+// Input names as MXNet's NDArrayIter assigns them to unnamed arrays: "data" for
+// one array,
+// "_0_data", "_1_data", ... for several.
+std::string ArrayName(const v1::ArraySource& array, int position, int count,
+                      const std::string& base) {
+  if (!array.name().empty()) return array.name();
+  if (count == 1) return base;
+  return absl::StrCat("_", position, "_", base);
+}
+
+absl::StatusOr<std::vector<NamedArray>> LoadArrays(
+    const google::protobuf::RepeatedPtrField<v1::ArraySource>& sources,
+    const std::string& base_name, std::vector<Array>* uploads,
+    size_t* next_upload, const PipelineEnvironment& environment) {
+  std::vector<NamedArray> arrays;
+  for (int i = 0; i < sources.size(); ++i) {
+    const v1::ArraySource& source = sources[i];
+    NamedArray named;
+    named.name = ArrayName(source, i, sources.size(), base_name);
+    if (source.has_inline_()) {
+      named.array = std::move((*uploads)[(*next_upload)++]);
+    } else {
+      ITERD_ASSIGN_OR_RETURN(std::string path,
+                             environment.resolve_path(source.path()));
+      const bool is_npz =
+          path.size() > 4 && path.substr(path.size() - 4) == ".npz";
+      absl::StatusOr<Array> loaded =
+          is_npz ? LoadNpz(path, source.npz_key()) : LoadNpy(path);
+      if (!loaded.ok()) return loaded.status();
+      named.array = *std::move(loaded);
+    }
+    arrays.push_back(std::move(named));
+  }
+  return arrays;
+}
+
+absl::StatusOr<OpenedPipeline> OpenNDArray(
+    const v1::PipelineConfig& config, std::vector<Array> uploads,
+    const PipelineEnvironment& environment) {
+  const v1::NDArrayConfig& ndarray = config.ndarray();
+  NDArraySourceOptions options;
+  size_t next_upload = 0;
+  const std::string data_name =
+      config.data_name().empty() ? kDefaultDataName : config.data_name();
+  const std::string label_name =
+      config.label_name().empty() ? kDefaultLabelName : config.label_name();
+  ITERD_ASSIGN_OR_RETURN(options.data,
+                         LoadArrays(ndarray.data(), data_name, &uploads,
+                                    &next_upload, environment));
+  ITERD_ASSIGN_OR_RETURN(options.label,
+                         LoadArrays(ndarray.label(), label_name, &uploads,
+                                    &next_upload, environment));
+  options.shuffle = ndarray.shuffle();
+  options.seed = ndarray.seed();
+  if (options.seed == 0) options.seed = std::random_device()() | 1u;
+  options.output_dtype = DType::kFloat32;
+  if (ndarray.dtype() != v1::DATA_TYPE_UNSPECIFIED) {
+    ITERD_ASSIGN_OR_RETURN(options.output_dtype,
+                           FromProtoDType(ndarray.dtype(), "ndarray.dtype"));
+  }
+  const uint64_t seed = options.seed;
+  options.num_parts = ndarray.num_parts() > 0 ? ndarray.num_parts() : 1;
+  options.part_index = ndarray.part_index();
+  ITERD_ASSIGN_OR_RETURN(std::unique_ptr<NDArraySource> source,
+                         NDArraySource::Create(std::move(options)));
+  NDArraySource* ndarray_source = source.get();
+  OpenedPipeline opened;
+  opened.seed = seed;
+  opened.num_samples = source->num_samples();
+  const std::vector<std::string> data_names = ndarray_source->data_names();
+  const std::vector<std::string> label_names = ndarray_source->label_names();
+  LastBatchPolicy policy = LastBatchPolicy::kPad;
+  switch (ndarray.last_batch_handle()) {
+    case v1::DISCARD:
+      policy = LastBatchPolicy::kDiscard;
+      break;
+    case v1::ROLL_OVER:
+      policy = LastBatchPolicy::kRollOver;
+      break;
+    default:
+      policy = LastBatchPolicy::kPad;
+      break;
+  }
+  ITERD_ASSIGN_OR_RETURN(
+      std::unique_ptr<Batcher> batcher,
+      Batcher::Create({ndarray.batch_size(), policy}, std::move(source)));
+  ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
+  for (size_t i = 0; i < data_names.size(); ++i) {
+    opened.provide_data.push_back(
+        MakeDesc(data_names[i], batcher->data_specs()[i]));
+  }
+  for (size_t i = 0; i < label_names.size(); ++i) {
+    opened.provide_label.push_back(
+        MakeDesc(label_names[i], batcher->label_specs()[i]));
+  }
+  opened.batch_size = ndarray.batch_size();
+  const int depth = config.prefetch_buffer() > 0
+                        ? config.prefetch_buffer()
+                        : environment.default_prefetch_buffer;
+  opened.prefetcher =
+      std::make_unique<Prefetcher>(std::move(batcher), depth, environment.pool);
+  Prefetcher* prefetcher = opened.prefetcher.get();
+  opened.sample_order = [prefetcher, ndarray_source]() {
+    std::vector<uint64_t> order;
+    // The source belongs to the prefetcher's producer: read it while no batch
+    // is in production.
+    prefetcher->WithInputExclusive([&](BatchIterator*) {
+      const std::vector<int64_t>& current = ndarray_source->current_order();
+      order.assign(current.begin(), current.end());
+    });
+    return order;
+  };
+  return opened;
+}
+
+absl::StatusOr<OpenedPipeline> OpenCsv(const v1::PipelineConfig& config,
+                                       const PipelineEnvironment& environment) {
+  const v1::CSVConfig& csv = config.csv();
+  CsvSourceOptions options;
+  ITERD_ASSIGN_OR_RETURN(options.data_csv,
+                         environment.resolve_path(csv.data_csv()));
+  if (!csv.label_csv().empty() && csv.label_csv() != "NULL") {
+    ITERD_ASSIGN_OR_RETURN(options.label_csv,
+                           environment.resolve_path(csv.label_csv()));
+  }
+  options.data_shape = ToVector(csv.data_shape());
+  options.label_shape = ToVector(csv.label_shape());
+  options.dtype = DType::kFloat32;
+  if (csv.dtype() != v1::DATA_TYPE_UNSPECIFIED) {
+    ITERD_ASSIGN_OR_RETURN(options.dtype,
+                           FromProtoDType(csv.dtype(), "csv.dtype"));
+  }
+  const int depth = csv.prefetch_buffer() > 0
+                        ? csv.prefetch_buffer()
+                        : (config.prefetch_buffer() > 0
+                               ? config.prefetch_buffer()
+                               : environment.default_prefetch_buffer);
+  options.max_blocks_in_flight = std::max(2, depth);
+  options.delimiter = csv.delimiter().empty() ? ',' : csv.delimiter()[0];
+  ITERD_ASSIGN_OR_RETURN(std::unique_ptr<SampleSource> source,
+                         CsvSource::Create(options, environment.pool));
+  const bool round_batch = !csv.has_round_batch() || csv.round_batch();
+  ITERD_ASSIGN_OR_RETURN(
+      std::unique_ptr<Batcher> batcher,
+      Batcher::Create(
+          {csv.batch_size(), round_batch ? LastBatchPolicy::kRoundBatch
+                                         : LastBatchPolicy::kZeroFill},
+          std::move(source)));
+  ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
+  OpenedPipeline opened;
+  opened.provide_data.push_back(MakeDesc(
+      config.data_name().empty() ? kDefaultDataName : config.data_name(),
+      batcher->data_specs()[0]));
+  opened.provide_label.push_back(MakeDesc(
+      config.label_name().empty() ? kDefaultLabelName : config.label_name(),
+      batcher->label_specs()[0]));
+  opened.batch_size = csv.batch_size();
+  opened.num_samples = -1;
+  opened.prefetcher =
+      std::make_unique<Prefetcher>(std::move(batcher), depth, environment.pool);
+  return opened;
+}
+
+}  // namespace
+
+absl::StatusOr<DType> FromProtoDType(v1::DataType dtype,
+                                     absl::string_view field) {
+  switch (dtype) {
+    case v1::FLOAT32:
+      return DType::kFloat32;
+    case v1::FLOAT64:
+      return DType::kFloat64;
+    case v1::FLOAT16:
+      return DType::kFloat16;
+    case v1::UINT8:
+      return DType::kUInt8;
+    case v1::INT8:
+      return DType::kInt8;
+    case v1::INT32:
+      return DType::kInt32;
+    case v1::INT64:
+      return DType::kInt64;
+    default:
+      return FieldError(field, "unspecified or unknown dtype");
+  }
+}
+
+v1::DataType ToProtoDType(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return v1::FLOAT32;
+    case DType::kFloat64:
+      return v1::FLOAT64;
+    case DType::kFloat16:
+      return v1::FLOAT16;
+    case DType::kUInt8:
+      return v1::UINT8;
+    case DType::kInt8:
+      return v1::INT8;
+    case DType::kInt32:
+      return v1::INT32;
+    case DType::kInt64:
+      return v1::INT64;
+  }
+  return v1::DATA_TYPE_UNSPECIFIED;
+}
+
+absl::Status ValidatePipelineConfig(const v1::PipelineConfig& config) {
+  if (config.prefetch_buffer() < 0) {
+    return FieldError("prefetch_buffer", "must not be negative");
+  }
+  switch (config.kind_case()) {
+    case v1::PipelineConfig::kNdarray:
+      return ValidateNDArray(config.ndarray());
+    case v1::PipelineConfig::kCsv:
+      return ValidateCsv(config.csv());
+    default:
+      return FieldError("kind", "a pipeline needs one of: ndarray, csv");
+  }
+}
+
+absl::Status ApplyOverrides(const v1::PipelineOverrides& overrides,
+                            v1::PipelineConfig* config) {
+  if (config->has_ndarray()) {
+    v1::NDArrayConfig* ndarray = config->mutable_ndarray();
+    if (overrides.has_batch_size())
+      ndarray->set_batch_size(overrides.batch_size());
+    if (overrides.has_shuffle()) ndarray->set_shuffle(overrides.shuffle());
+    if (overrides.has_seed()) ndarray->set_seed(overrides.seed());
+    if (overrides.has_num_parts())
+      ndarray->set_num_parts(overrides.num_parts());
+    if (overrides.has_part_index())
+      ndarray->set_part_index(overrides.part_index());
+  } else if (config->has_csv()) {
+    if (overrides.has_batch_size()) {
+      config->mutable_csv()->set_batch_size(overrides.batch_size());
+    }
+    if (overrides.has_shuffle() || overrides.has_seed() ||
+        overrides.has_num_parts() || overrides.has_part_index()) {
+      return FieldError("overrides",
+                        "a CSV pipeline takes only batch_size (CSVIter has no "
+                        "shuffle, seed or parts)");
+    }
+  }
+  return ValidatePipelineConfig(*config);
+}
+
+absl::StatusOr<std::vector<InlineArraySpec>> DeclaredInlineArrays(
+    const v1::PipelineConfig& config) {
+  std::vector<InlineArraySpec> specs;
+  if (!config.has_ndarray()) return specs;
+  for (const auto* arrays :
+       {&config.ndarray().data(), &config.ndarray().label()}) {
+    for (const v1::ArraySource& array : *arrays) {
+      if (!array.has_inline_()) continue;
+      const std::string field =
+          absl::StrCat("inline array '", array.name(), "'");
+      InlineArraySpec spec;
+      ITERD_ASSIGN_OR_RETURN(spec.dtype, FromProtoDType(array.inline_().dtype(),
+                                                        field + " dtype"));
+      spec.shape = ToVector(array.inline_().shape());
+      if (spec.shape.empty()) return FieldError(field, "needs a shape");
+      ITERD_ASSIGN_OR_RETURN(spec.byte_size,
+                             ShapeBytes(spec.shape, spec.dtype, field));
+      specs.push_back(std::move(spec));
+    }
+  }
+  return specs;
+}
+
+absl::StatusOr<OpenedPipeline> OpenPipeline(
+    const v1::PipelineConfig& config, std::vector<Array> uploads,
+    const PipelineEnvironment& environment) {
+  ITERD_RETURN_IF_ERROR(ValidatePipelineConfig(config));
+  absl::StatusOr<OpenedPipeline> opened =
+      config.has_ndarray()
+          ? OpenNDArray(config, std::move(uploads), environment)
+          : OpenCsv(config, environment);
+  if (!opened.ok()) return opened.status();
+  return opened;
+}
+
+}  // namespace iterd::pipeline

@@ -1,0 +1,84 @@
+// File: server/pipeline/pipeline_factory.h
+//
+// The only reader of PipelineConfig: validates a config, applies a client's
+// permitted overrides, and wires source -> Batcher -> Prefetcher for it. A new
+// pipeline kind is a new source plus a config message and a case here, nothing
+// else.
+
+#ifndef ITERD_SERVER_PIPELINE_PIPELINE_FACTORY_H_
+#define ITERD_SERVER_PIPELINE_PIPELINE_FACTORY_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/concurrency/thread_pool.h"
+#include "common/tensor/dtype.h"
+#include "common/tensor/npy.h"
+#include "iterd/v1/pipeline.pb.h"
+#include "iterd/v1/service.pb.h"
+#include "server/pipeline/prefetcher.h"
+
+namespace iterd::pipeline {
+
+// What the factory needs from the daemon.
+struct PipelineEnvironment {
+  // Maps a client path to an absolute path under the data roots
+  // (PermissionDenied/NotFound).
+  std::function<absl::StatusOr<std::string>(absl::string_view)> resolve_path;
+  ThreadPool* pool = nullptr;
+  int default_prefetch_buffer = 4;
+  uint64_t max_batch_bytes = 0;  // 0 = no limit.
+};
+
+// Type and shape of an array the client uploads in the OpenIterator stream.
+struct InlineArraySpec {
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape;
+  uint64_t byte_size = 0;
+};
+
+// Type and shape of each inline array the config declares, in upload order
+// (NDArray data, then label, inline ones only). InvalidArgument naming the
+// field for a bad declaration.
+absl::StatusOr<std::vector<InlineArraySpec>> DeclaredInlineArrays(
+    const v1::PipelineConfig& config);
+
+// Applies overrides to a named pipeline's config. InvalidArgument for an
+// override that the pipeline kind does not have (e.g. shuffle on CSV).
+absl::Status ApplyOverrides(const v1::PipelineOverrides& overrides,
+                            v1::PipelineConfig* config);
+
+// Checks what can be checked without touching files; the message names the
+// field.
+absl::Status ValidatePipelineConfig(const v1::PipelineConfig& config);
+
+struct OpenedPipeline {
+  std::unique_ptr<Prefetcher> prefetcher;
+  std::vector<v1::DataDesc> provide_data;
+  std::vector<v1::DataDesc> provide_label;
+  int64_t batch_size = 0;
+  uint64_t seed = 0;
+  int64_t num_samples = -1;
+  // NDArray pipelines: the current sample order (NDArrayIter.idx). Null for
+  // other kinds.
+  std::function<std::vector<uint64_t>()> sample_order;
+};
+
+// Builds and starts the pipeline (the prefetcher starts producing at once).
+absl::StatusOr<OpenedPipeline> OpenPipeline(
+    const v1::PipelineConfig& config, std::vector<Array> uploads,
+    const PipelineEnvironment& environment);
+
+// Wire dtype <-> iterd dtype.
+absl::StatusOr<DType> FromProtoDType(v1::DataType dtype,
+                                     absl::string_view field);
+v1::DataType ToProtoDType(DType dtype);
+
+}  // namespace iterd::pipeline
+
+#endif  // ITERD_SERVER_PIPELINE_PIPELINE_FACTORY_H_

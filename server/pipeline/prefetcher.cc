@@ -1,0 +1,119 @@
+#include "server/pipeline/prefetcher.h"
+
+#include <utility>
+
+namespace iterd::pipeline {
+
+Prefetcher::Prefetcher(std::unique_ptr<BatchIterator> input, int depth,
+                       ThreadPool* pool)
+    : input_(std::move(input)), depth_(depth < 1 ? 1 : depth), pool_(pool) {
+  absl::MutexLock lock(&mu_);
+  MaybeScheduleLocked();
+}
+
+Prefetcher::~Prefetcher() {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = true;
+  WaitIdleLocked();  // The task references `this`.
+}
+
+void Prefetcher::MaybeScheduleLocked() {
+  if (producing_ || stopped_ || cancelled_ || exclusive_users_ > 0 ||
+      static_cast<int>(ready_.size()) >= depth_) {
+    return;
+  }
+  producing_ = true;
+  pool_->Schedule([this] { Produce(); });
+}
+
+void Prefetcher::Produce() {
+  Result result;
+  // Only this task touches input_ while producing_ is set, so no lock is held
+  // while it works.
+  std::shared_ptr<Batch> batch;
+  result.status = input_->GetNext(&batch, &result.end_of_epoch);
+  result.batch = std::move(batch);
+  absl::MutexLock lock(&mu_);
+  producing_ = false;
+  if (!result.status.ok() || result.end_of_epoch) stopped_ = true;
+  ready_.push_back(std::move(result));
+  MaybeScheduleLocked();
+}
+
+void Prefetcher::WaitIdleLocked() {
+  mu_.Await(absl::Condition(
+      +[](bool* producing) { return !*producing; }, &producing_));
+}
+
+absl::Status Prefetcher::GetNext(std::shared_ptr<const Batch>* batch,
+                                 bool* end_of_epoch,
+                                 const std::function<bool()>& is_cancelled,
+                                 absl::Duration poll) {
+  *end_of_epoch = false;
+  absl::MutexLock lock(&mu_);
+  auto ready_or_cancelled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return cancelled_ || !ready_.empty();
+  };
+  while (!mu_.AwaitWithTimeout(absl::Condition(&ready_or_cancelled), poll)) {
+    if (is_cancelled && is_cancelled()) {
+      return absl::CancelledError("the client cancelled the stream");
+    }
+  }
+  if (cancelled_) return absl::CancelledError("the iterator was closed");
+  Result& head = ready_.front();
+  if (!head.status.ok()) return head.status;  // Sticky until Reset().
+  if (head.end_of_epoch) {
+    *end_of_epoch = true;  // Stays queued: the epoch is over until Reset().
+    return absl::OkStatus();
+  }
+  *batch = std::move(head.batch);
+  ready_.pop_front();
+  MaybeScheduleLocked();
+  return absl::OkStatus();
+}
+
+absl::Status Prefetcher::WaitForFirst() {
+  absl::MutexLock lock(&mu_);
+  auto ready_or_cancelled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return cancelled_ || !ready_.empty();
+  };
+  mu_.Await(absl::Condition(&ready_or_cancelled));
+  if (cancelled_) return absl::CancelledError("the iterator was closed");
+  return ready_.front().status;
+}
+
+absl::Status Prefetcher::Reset() {
+  absl::MutexLock lock(&mu_);
+  ++exclusive_users_;
+  WaitIdleLocked();
+  ready_.clear();
+  stopped_ = false;
+  // Holding mu_ while the input resets is fine: no production task can be
+  // waiting for it.
+  absl::Status status = input_->Reset();
+  --exclusive_users_;
+  if (!status.ok()) {
+    stopped_ = true;
+    ready_.push_back({status, nullptr, false});
+    return status;
+  }
+  MaybeScheduleLocked();
+  return absl::OkStatus();
+}
+
+void Prefetcher::WithInputExclusive(
+    const std::function<void(BatchIterator*)>& fn) {
+  absl::MutexLock lock(&mu_);
+  ++exclusive_users_;
+  WaitIdleLocked();
+  fn(input_.get());
+  --exclusive_users_;
+  MaybeScheduleLocked();
+}
+
+void Prefetcher::Cancel() {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = true;
+}
+
+}  // namespace iterd::pipeline

@@ -1,0 +1,80 @@
+#include "server/service/array_upload.h"
+
+#include <cstring>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
+
+namespace iterd::service {
+
+ArrayUpload::~ArrayUpload() {
+  if (reserved_ > 0) registry_->ReleaseInlineBytes(reserved_);
+}
+
+absl::Status ArrayUpload::Begin(const v1::PipelineConfig& config) {
+  ITERD_ASSIGN_OR_RETURN(specs_, pipeline::DeclaredInlineArrays(config));
+  uint64_t total = 0;
+  for (const pipeline::InlineArraySpec& spec : specs_) total += spec.byte_size;
+  ITERD_RETURN_IF_ERROR(registry_->ReserveInlineBytes(total));
+  reserved_ = total;
+  for (const pipeline::InlineArraySpec& spec : specs_) {
+    buffers_.emplace_back(new uint8_t[spec.byte_size > 0 ? spec.byte_size : 1],
+                          std::default_delete<uint8_t[]>());
+    received_.push_back(0);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ArrayUpload::Append(const v1::ArrayChunk& chunk) {
+  const size_t array = chunk.array();
+  if (array >= specs_.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ArrayChunk for inline array ", array,
+                     ", but the config declares ", specs_.size()));
+  }
+  while (current_ < array &&
+         received_[current_] == specs_[current_].byte_size) {
+    ++current_;
+  }
+  if (array != current_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ArrayChunk for inline array ", array, " before array ", current_,
+        " is complete (arrays are uploaded one after the other)"));
+  }
+  const uint64_t size = chunk.data().size();
+  if (received_[array] + size > specs_[array].byte_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("inline array ", array, " got more than its declared ",
+                     specs_[array].byte_size, " bytes"));
+  }
+  std::memcpy(buffers_[array].get() + received_[array], chunk.data().data(),
+              size);
+  received_[array] += size;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Array>> ArrayUpload::Finish() {
+  std::vector<Array> arrays;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    if (received_[i] != specs_[i].byte_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("inline array ", i, " got ", received_[i],
+                       " of its declared ", specs_[i].byte_size, " bytes"));
+    }
+    const uint8_t* data = buffers_[i].get();
+    arrays.push_back(FromBuffer(specs_[i].dtype, specs_[i].shape,
+                                std::shared_ptr<const void>(buffers_[i], data),
+                                data));
+  }
+  return arrays;
+}
+
+uint64_t ArrayUpload::ReleaseReservation() {
+  const uint64_t reserved = reserved_;
+  reserved_ = 0;
+  return reserved;
+}
+
+}  // namespace iterd::service

@@ -1,0 +1,184 @@
+#include "server/service/iterator_registry.h"
+
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging.h"
+
+namespace iterd::service {
+namespace {
+
+std::string NewIteratorId() {
+  std::random_device random;
+  return absl::StrFormat("it-%08x%08x%08x", random(), random(), random());
+}
+
+}  // namespace
+
+bool IteratorSession::BeginStream() {
+  absl::MutexLock lock(&mu_);
+  if (streaming_) return false;
+  streaming_ = true;
+  last_used_ = absl::Now();
+  return true;
+}
+
+void IteratorSession::EndStream() {
+  absl::MutexLock lock(&mu_);
+  streaming_ = false;
+  last_used_ = absl::Now();
+}
+
+void IteratorSession::Touch() {
+  absl::MutexLock lock(&mu_);
+  last_used_ = absl::Now();
+}
+
+bool IteratorSession::IdleSince(absl::Time now, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return !streaming_ && now - last_used_ >= timeout;
+}
+
+IteratorRegistry::IteratorRegistry(const RegistryOptions& options)
+    : options_(options), reaper_([this] { ReaperLoop(); }) {}
+
+IteratorRegistry::~IteratorRegistry() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  reaper_.join();
+  CancelAll();
+}
+
+absl::Status IteratorRegistry::CheckCapacity() {
+  absl::MutexLock lock(&mu_);
+  if (static_cast<int>(sessions_.size()) < options_.max_iterators) {
+    return absl::OkStatus();
+  }
+  return absl::ResourceExhaustedError(
+      absl::StrCat("the daemon already has ", sessions_.size(),
+                   " open iterators (limits.max_iterators); close one first"));
+}
+
+absl::Status IteratorRegistry::ReserveInlineBytes(uint64_t bytes) {
+  absl::MutexLock lock(&mu_);
+  if (inline_bytes_reserved_ + bytes > options_.max_inline_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "uploading ", bytes,
+        " bytes of arrays would exceed the daemon's budget of ",
+        options_.max_inline_bytes, " bytes (limits.max_inline_bytes; ",
+        inline_bytes_reserved_, " in use)"));
+  }
+  inline_bytes_reserved_ += bytes;
+  return absl::OkStatus();
+}
+
+void IteratorRegistry::ReleaseInlineBytes(uint64_t bytes) {
+  absl::MutexLock lock(&mu_);
+  inline_bytes_reserved_ -= bytes;
+}
+
+absl::StatusOr<std::shared_ptr<IteratorSession>> IteratorRegistry::Add(
+    pipeline::OpenedPipeline pipeline, std::string client,
+    uint64_t inline_bytes) {
+  auto session = std::make_shared<IteratorSession>(
+      NewIteratorId(), std::move(client), std::move(pipeline), inline_bytes);
+  absl::MutexLock lock(&mu_);
+  if (static_cast<int>(sessions_.size()) >= options_.max_iterators) {
+    inline_bytes_reserved_ -= inline_bytes;
+    return absl::ResourceExhaustedError(
+        "too many open iterators (limits.max_iterators)");
+  }
+  sessions_[session->id()] = session;
+  ++stats_.iterators_opened;
+  return session;
+}
+
+absl::StatusOr<std::shared_ptr<IteratorSession>> IteratorRegistry::Find(
+    const std::string& id) {
+  std::shared_ptr<IteratorSession> session;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) {
+      return absl::NotFoundError(absl::StrCat(
+          "no iterator '", id,
+          "': it was closed, or freed after its client went away or stayed "
+          "idle too long"));
+    }
+    session = it->second;
+  }
+  session->Touch();
+  return session;
+}
+
+void IteratorRegistry::Remove(const std::string& id, absl::string_view reason,
+                              bool expired) {
+  std::shared_ptr<IteratorSession> session;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) return;
+    session = std::move(it->second);
+    sessions_.erase(it);
+    inline_bytes_reserved_ -= session->inline_bytes();
+    if (expired) ++stats_.iterators_expired;
+  }
+  ITERD_LOG(INFO) << "iterator " << id << " (" << session->client()
+                  << ") freed: " << reason;
+  // Wakes a Fetch blocked on it; the pipeline is destroyed with the last
+  // reference.
+  session->pipeline().prefetcher->Cancel();
+}
+
+void IteratorRegistry::CancelAll() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, session] : sessions_)
+    session->pipeline().prefetcher->Cancel();
+}
+
+RegistryStats IteratorRegistry::stats() {
+  absl::MutexLock lock(&mu_);
+  RegistryStats stats = stats_;
+  stats.open_iterators = static_cast<int64_t>(sessions_.size());
+  return stats;
+}
+
+void IteratorRegistry::ReaperLoop() {
+  // Checking four times per timeout bounds how long an idle iterator outlives
+  // it.
+  const absl::Duration period =
+      std::min(absl::Seconds(1),
+               std::max(absl::Milliseconds(50), options_.idle_timeout / 4));
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), period)) return;
+    }
+    ReapIdle();
+  }
+}
+
+void IteratorRegistry::ReapIdle() {
+  std::vector<std::string> idle;
+  const absl::Time now = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, session] : sessions_) {
+      if (session->IdleSince(now, options_.idle_timeout)) idle.push_back(id);
+    }
+  }
+  for (const std::string& id : idle) {
+    Remove(id,
+           absl::StrCat("no call for ",
+                        absl::FormatDuration(options_.idle_timeout)),
+           /*expired=*/true);
+  }
+}
+
+}  // namespace iterd::service

@@ -1,0 +1,246 @@
+#include "server/service/iterd_service.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "common/status/status_macros.h"
+#include "server/service/array_upload.h"
+#include "server/service/batch_stream.h"
+#include "server/service/status_convert.h"
+
+namespace iterd::service {
+namespace {
+
+RegistryOptions MakeRegistryOptions(const v1::Limits& limits) {
+  RegistryOptions options;
+  options.max_iterators = limits.max_iterators();
+  options.idle_timeout = absl::Seconds(limits.idle_timeout_seconds());
+  options.max_inline_bytes = limits.max_inline_bytes();
+  return options;
+}
+
+}  // namespace
+
+IterdServiceImpl::IterdServiceImpl(v1::ServerConfig config, PathPolicy paths,
+                                   ThreadPool* pool)
+    : config_(std::move(config)),
+      paths_(std::move(paths)),
+      pool_(pool),
+      registry_(MakeRegistryOptions(config_.limits())) {}
+
+pipeline::PipelineEnvironment IterdServiceImpl::Environment() const {
+  pipeline::PipelineEnvironment environment;
+  environment.resolve_path = [this](absl::string_view path) {
+    return paths_.Resolve(path);
+  };
+  environment.pool = pool_;
+  environment.default_prefetch_buffer =
+      config_.limits().default_prefetch_buffer();
+  environment.max_batch_bytes = config_.limits().max_batch_bytes();
+  return environment;
+}
+
+absl::StatusOr<v1::PipelineConfig> IterdServiceImpl::ResolveConfig(
+    const v1::OpenIterator& open) const {
+  if (open.has_config()) {
+    v1::PipelineConfig config = open.config();
+    ITERD_RETURN_IF_ERROR(pipeline::ApplyOverrides(open.overrides(), &config));
+    return config;
+  }
+  std::vector<std::string> names;
+  for (const v1::NamedPipeline& named : config_.pipelines()) {
+    if (named.name() == open.name()) {
+      v1::PipelineConfig config = named.config();
+      ITERD_RETURN_IF_ERROR(
+          pipeline::ApplyOverrides(open.overrides(), &config));
+      return config;
+    }
+    names.push_back(named.name());
+  }
+  if (open.name().empty()) {
+    return absl::InvalidArgumentError(
+        "open: give a pipeline name or an inline config");
+  }
+  return absl::NotFoundError(
+      absl::StrCat("unknown pipeline '", open.name(), "'; this daemon has: ",
+                   names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
+}
+
+absl::Status IterdServiceImpl::CheckPipeline(const v1::PipelineConfig& config) {
+  ITERD_ASSIGN_OR_RETURN(pipeline::OpenedPipeline opened,
+                         pipeline::OpenPipeline(config, {}, Environment()));
+  return opened.prefetcher->WaitForFirst();
+}
+
+grpc::Status IterdServiceImpl::ListPipelines(
+    grpc::ServerContext*, const v1::ListPipelinesRequest*,
+    v1::ListPipelinesResponse* response) {
+  for (const v1::NamedPipeline& named : config_.pipelines()) {
+    v1::PipelineInfo* info = response->add_pipelines();
+    info->set_name(named.name());
+    info->set_description(named.description());
+    *info->mutable_config() = named.config();
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status IterdServiceImpl::OpenIterator(
+    grpc::ServerContext* context,
+    grpc::ServerReader<v1::OpenIteratorRequest>* reader,
+    v1::OpenIteratorResponse* response) {
+  v1::OpenIteratorRequest first;
+  if (!reader->Read(&first) || !first.has_open()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "the first OpenIteratorRequest must carry `open`"));
+  }
+  absl::StatusOr<v1::PipelineConfig> config = ResolveConfig(first.open());
+  if (!config.ok()) return ToGrpcStatus(config.status());
+  absl::Status status = registry_.CheckCapacity();
+  if (!status.ok()) return ToGrpcStatus(status);
+
+  ArrayUpload upload(&registry_);
+  status = upload.Begin(*config);
+  v1::OpenIteratorRequest part;
+  while (status.ok() && reader->Read(&part)) {
+    if (!part.has_chunk()) {
+      status = absl::InvalidArgumentError("only ArrayChunk may follow `open`");
+      break;
+    }
+    status = upload.Append(part.chunk());
+  }
+  if (status.ok() && context->IsCancelled()) {
+    status = absl::CancelledError("the client cancelled the open");
+  }
+  absl::StatusOr<std::vector<Array>> arrays =
+      status.ok() ? upload.Finish()
+                  : absl::StatusOr<std::vector<Array>>(status);
+  if (!arrays.ok()) return ToGrpcStatus(arrays.status());
+
+  absl::StatusOr<pipeline::OpenedPipeline> opened =
+      pipeline::OpenPipeline(*config, *std::move(arrays), Environment());
+  if (!opened.ok()) return ToGrpcStatus(opened.status());
+  // Bad data surfaces now, as in MXNet's constructors.
+  status = opened->prefetcher->WaitForFirst();
+  if (!status.ok()) return ToGrpcStatus(status);
+
+  for (const v1::DataDesc& desc : opened->provide_data) {
+    *response->add_provide_data() = desc;
+  }
+  for (const v1::DataDesc& desc : opened->provide_label) {
+    *response->add_provide_label() = desc;
+  }
+  response->set_batch_size(opened->batch_size);
+  response->set_seed(opened->seed);
+  response->set_num_samples(opened->num_samples);
+  const std::string client =
+      first.open().client().empty() ? context->peer() : first.open().client();
+  absl::StatusOr<std::shared_ptr<IteratorSession>> session =
+      registry_.Add(*std::move(opened), client, upload.ReleaseReservation());
+  if (!session.ok()) return ToGrpcStatus(session.status());
+  response->set_iterator_id((*session)->id());
+  ITERD_LOG(INFO) << "iterator " << (*session)->id() << " opened by " << client
+                  << " ("
+                  << (first.open().has_config() ? "inline config"
+                                                : first.open().name())
+                  << ")";
+  return grpc::Status::OK;
+}
+
+grpc::Status IterdServiceImpl::Fetch(
+    grpc::ServerContext* context, const v1::FetchRequest* request,
+    grpc::ServerWriter<v1::FetchResponse>* writer) {
+  absl::StatusOr<std::shared_ptr<IteratorSession>> found =
+      registry_.Find(request->iterator_id());
+  if (!found.ok()) return ToGrpcStatus(found.status());
+  IteratorSession& session = **found;
+  if (!session.BeginStream()) {
+    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+        "iterator ", session.id(), " already has a Fetch stream running")));
+  }
+  const uint32_t max_batches = std::max<uint32_t>(1, request->max_batches());
+  const size_t chunk_bytes = config_.limits().chunk_bytes();
+  absl::Status status;
+  bool client_gone = false;
+  for (uint32_t sent = 0; sent < max_batches; ++sent) {
+    std::shared_ptr<const Batch> batch;
+    bool end_of_epoch = false;
+    status = session.pipeline().prefetcher->GetNext(
+        &batch, &end_of_epoch, [context] { return context->IsCancelled(); });
+    if (!status.ok()) {
+      client_gone = context->IsCancelled();
+      break;
+    }
+    if (end_of_epoch) {
+      v1::FetchResponse response;
+      response.mutable_end_of_epoch();
+      client_gone = !writer->Write(response);
+      break;
+    }
+    if (!WriteBatch(*batch, chunk_bytes, writer)) {
+      client_gone = true;
+      break;
+    }
+    ++batches_served_;
+    bytes_served_ += batch->payload().size();
+  }
+  session.EndStream();
+  if (client_gone) {
+    // The client went away mid-stream: free its iterator now rather than at the
+    // idle timeout.
+    registry_.Remove(session.id(), "its Fetch stream was cancelled",
+                     /*expired=*/true);
+    return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
+  }
+  return ToGrpcStatus(status);
+}
+
+grpc::Status IterdServiceImpl::Reset(grpc::ServerContext*,
+                                     const v1::ResetRequest* request,
+                                     v1::ResetResponse*) {
+  absl::StatusOr<std::shared_ptr<IteratorSession>> session =
+      registry_.Find(request->iterator_id());
+  if (!session.ok()) return ToGrpcStatus(session.status());
+  return ToGrpcStatus((*session)->pipeline().prefetcher->Reset());
+}
+
+grpc::Status IterdServiceImpl::CloseIterator(
+    grpc::ServerContext*, const v1::CloseIteratorRequest* request,
+    v1::CloseIteratorResponse*) {
+  registry_.Remove(request->iterator_id(), "closed by its client",
+                   /*expired=*/false);
+  return grpc::Status::OK;
+}
+
+grpc::Status IterdServiceImpl::GetSampleOrder(
+    grpc::ServerContext*, const v1::GetSampleOrderRequest* request,
+    v1::GetSampleOrderResponse* response) {
+  absl::StatusOr<std::shared_ptr<IteratorSession>> session =
+      registry_.Find(request->iterator_id());
+  if (!session.ok()) return ToGrpcStatus(session.status());
+  const auto& sample_order = (*session)->pipeline().sample_order;
+  if (!sample_order) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        "only NDArray iterators have a sample order (idx)"));
+  }
+  const std::vector<uint64_t> order = sample_order();
+  response->mutable_order()->Add(order.begin(), order.end());
+  return grpc::Status::OK;
+}
+
+grpc::Status IterdServiceImpl::GetServerStats(
+    grpc::ServerContext*, const v1::GetServerStatsRequest*,
+    v1::GetServerStatsResponse* response) {
+  const RegistryStats stats = registry_.stats();
+  response->set_open_iterators(stats.open_iterators);
+  response->set_iterators_opened(stats.iterators_opened);
+  response->set_iterators_expired(stats.iterators_expired);
+  response->set_batches_served(batches_served_.load());
+  response->set_bytes_served(bytes_served_.load());
+  return grpc::Status::OK;
+}
+
+}  // namespace iterd::service

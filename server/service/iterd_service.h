@@ -1,0 +1,76 @@
+// File: server/service/iterd_service.h
+//
+// IterdServiceImpl: the DataIterService (proto/iterd/v1/service.proto) over the
+// sync gRPC API. Each method unpacks its request, calls the registry or the
+// pipeline factory, and converts the result; a Fetch stream runs on its own
+// gRPC thread and reads top to bottom: take the next batch from the iterator's
+// prefetcher, write its header and chunks.
+//
+// Thread-safe.
+
+#ifndef ITERD_SERVER_SERVICE_ITERD_SERVICE_H_
+#define ITERD_SERVER_SERVICE_ITERD_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "common/concurrency/thread_pool.h"
+#include "iterd/v1/server_config.pb.h"
+#include "iterd/v1/service.grpc.pb.h"
+#include "server/service/iterator_registry.h"
+#include "server/service/path_policy.h"
+
+namespace iterd::service {
+
+class IterdServiceImpl final : public v1::DataIterService::Service {
+ public:
+  // `config` must be validated with limits defaulted (server_config.h). `pool`
+  // outlives this.
+  IterdServiceImpl(v1::ServerConfig config, PathPolicy paths, ThreadPool* pool);
+
+  grpc::Status ListPipelines(grpc::ServerContext* context,
+                             const v1::ListPipelinesRequest* request,
+                             v1::ListPipelinesResponse* response) override;
+  grpc::Status OpenIterator(grpc::ServerContext* context,
+                            grpc::ServerReader<v1::OpenIteratorRequest>* reader,
+                            v1::OpenIteratorResponse* response) override;
+  grpc::Status Fetch(grpc::ServerContext* context,
+                     const v1::FetchRequest* request,
+                     grpc::ServerWriter<v1::FetchResponse>* writer) override;
+  grpc::Status Reset(grpc::ServerContext* context,
+                     const v1::ResetRequest* request,
+                     v1::ResetResponse* response) override;
+  grpc::Status CloseIterator(grpc::ServerContext* context,
+                             const v1::CloseIteratorRequest* request,
+                             v1::CloseIteratorResponse* response) override;
+  grpc::Status GetSampleOrder(grpc::ServerContext* context,
+                              const v1::GetSampleOrderRequest* request,
+                              v1::GetSampleOrderResponse* response) override;
+  grpc::Status GetServerStats(grpc::ServerContext* context,
+                              const v1::GetServerStatsRequest* request,
+                              v1::GetServerStatsResponse* response) override;
+
+  // Opens a pipeline as a client would (used at start-up to check the
+  // configured pipelines).
+  absl::Status CheckPipeline(const v1::PipelineConfig& config);
+
+  // Daemon shutdown: every blocked Fetch returns.
+  void CancelAll() { registry_.CancelAll(); }
+
+ private:
+  absl::StatusOr<v1::PipelineConfig> ResolveConfig(
+      const v1::OpenIterator& open) const;
+  pipeline::PipelineEnvironment Environment() const;
+
+  const v1::ServerConfig config_;
+  const PathPolicy paths_;
+  ThreadPool* const pool_;
+  IteratorRegistry registry_;
+  std::atomic<int64_t> batches_served_{0};
+  std::atomic<uint64_t> bytes_served_{0};
+};
+
+}  // namespace iterd::service
+
+#endif  // ITERD_SERVER_SERVICE_ITERD_SERVICE_H_

@@ -1,0 +1,108 @@
+#include "server/service/path_policy.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace iterd::service {
+namespace {
+
+using ::testing::HasSubstr;
+
+class PathPolicyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = std::string(std::getenv("TEST_TMPDIR")) + "/path_policy";
+    mkdir(base_.c_str(), 0755);
+    root_ = base_ + "/root";
+    mkdir(root_.c_str(), 0755);
+    mkdir((root_ + "/sub").c_str(), 0755);
+    Touch(root_ + "/sub/data.csv");
+    Touch(base_ + "/secret.csv");
+    symlink((base_ + "/secret.csv").c_str(), (root_ + "/escape.csv").c_str());
+    symlink((root_ + "/sub/data.csv").c_str(), (root_ + "/alias.csv").c_str());
+  }
+
+  static void Touch(const std::string& path) {
+    int fd = open(path.c_str(), O_CREAT | O_WRONLY, 0644);
+    close(fd);
+  }
+
+  std::string base_;
+  std::string root_;
+};
+
+TEST_F(PathPolicyTest, RelativePathsResolveUnderTheFirstRoot) {
+  auto policy = PathPolicy::Create({root_});
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  auto resolved = policy->Resolve("sub/data.csv");
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_THAT(*resolved, ::testing::EndsWith("/root/sub/data.csv"));
+}
+
+TEST_F(PathPolicyTest, AbsolutePathInsideARootIsAllowed) {
+  auto policy = PathPolicy::Create({root_});
+  ASSERT_TRUE(policy.ok());
+  EXPECT_TRUE(policy->Resolve(root_ + "/sub/data.csv").ok());
+}
+
+TEST_F(PathPolicyTest, DotDotOutOfTheRootIsPermissionDenied) {
+  auto policy = PathPolicy::Create({root_});
+  ASSERT_TRUE(policy.ok());
+  auto resolved = policy->Resolve("../secret.csv");
+  EXPECT_EQ(resolved.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(resolved.status().message(), HasSubstr("../secret.csv"));
+}
+
+TEST_F(PathPolicyTest, AbsolutePathElsewhereIsPermissionDeniedEvenIfMissing) {
+  auto policy = PathPolicy::Create({root_});
+  ASSERT_TRUE(policy.ok());
+  EXPECT_EQ(policy->Resolve("/etc/passwd").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(policy->Resolve("/no/such/file").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(PathPolicyTest, SymlinkLeavingTheRootIsPermissionDenied) {
+  auto policy = PathPolicy::Create({root_});
+  ASSERT_TRUE(policy.ok());
+  auto resolved = policy->Resolve("escape.csv");
+  EXPECT_EQ(resolved.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(resolved.status().message(), HasSubstr("symlink"));
+}
+
+TEST_F(PathPolicyTest, SymlinkInsideTheRootIsAllowed) {
+  auto policy = PathPolicy::Create({root_});
+  ASSERT_TRUE(policy.ok());
+  EXPECT_TRUE(policy->Resolve("alias.csv").ok());
+}
+
+TEST_F(PathPolicyTest, MissingFileInsideTheRootIsNotFound) {
+  auto policy = PathPolicy::Create({root_});
+  ASSERT_TRUE(policy.ok());
+  auto resolved = policy->Resolve("sub/missing.csv");
+  EXPECT_EQ(resolved.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(resolved.status().message(), HasSubstr("sub/missing.csv"));
+}
+
+TEST_F(PathPolicyTest, SecondRootIsReachableByAbsolutePath) {
+  auto policy = PathPolicy::Create({root_ + "/sub", base_});
+  ASSERT_TRUE(policy.ok());
+  EXPECT_TRUE(policy->Resolve(base_ + "/secret.csv").ok());
+  EXPECT_TRUE(policy->Resolve("data.csv").ok());
+}
+
+TEST_F(PathPolicyTest, MissingRootIsAnError) {
+  auto policy = PathPolicy::Create({base_ + "/nope"});
+  EXPECT_EQ(policy.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(PathPolicy::Create({}).ok());
+}
+
+}  // namespace
+}  // namespace iterd::service

@@ -1,0 +1,122 @@
+#include "server/service/server_config.h"
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status/status_macros.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "server/pipeline/pipeline_factory.h"
+
+namespace iterd::service {
+namespace {
+
+class ErrorCollector final : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit ErrorCollector(std::string path) : path_(std::move(path)) {}
+  void AddError(int line, int column, const std::string& message) override {
+    errors_.push_back(
+        absl::StrCat(path_, ":", line + 1, ":", column + 1, ": ", message));
+  }
+  void AddWarning(int line, int column, const std::string& message) override {
+    AddError(line, column, message);
+  }
+  std::string text() const { return absl::StrJoin(errors_, "; "); }
+
+ private:
+  std::string path_;
+  std::vector<std::string> errors_;
+};
+
+bool IsValidName(const std::string& name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '-' && c != '.')
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void ApplyLimitDefaults(v1::Limits* limits) {
+  if (limits->max_iterators() == 0) limits->set_max_iterators(64);
+  if (limits->idle_timeout_seconds() == 0)
+    limits->set_idle_timeout_seconds(300);
+  if (limits->default_prefetch_buffer() == 0)
+    limits->set_default_prefetch_buffer(4);
+  if (limits->max_batch_bytes() == 0) limits->set_max_batch_bytes(2ull << 30);
+  if (limits->max_inline_bytes() == 0) limits->set_max_inline_bytes(8ull << 30);
+  if (limits->chunk_bytes() == 0) limits->set_chunk_bytes(4u << 20);
+}
+
+absl::Status ValidateServerConfig(const v1::ServerConfig& config) {
+  const v1::Limits& limits = config.limits();
+  if (limits.max_iterators() < 0) {
+    return absl::InvalidArgumentError(
+        "limits.max_iterators: must not be negative");
+  }
+  if (limits.idle_timeout_seconds() < 0) {
+    return absl::InvalidArgumentError(
+        "limits.idle_timeout_seconds: must not be negative");
+  }
+  if (limits.default_prefetch_buffer() < 0) {
+    return absl::InvalidArgumentError(
+        "limits.default_prefetch_buffer: must not be negative");
+  }
+  if (limits.worker_threads() < 0) {
+    return absl::InvalidArgumentError(
+        "limits.worker_threads: must not be negative");
+  }
+  if (limits.chunk_bytes() != 0 &&
+      (limits.chunk_bytes() < 4096 || limits.chunk_bytes() > (32u << 20))) {
+    return absl::InvalidArgumentError(
+        "limits.chunk_bytes: must be between 4096 and 33554432");
+  }
+  absl::flat_hash_set<std::string> names;
+  for (int i = 0; i < config.pipelines_size(); ++i) {
+    const v1::NamedPipeline& pipeline = config.pipelines(i);
+    const std::string where =
+        absl::StrCat("pipelines[", i, "] '", pipeline.name(), "'");
+    if (!IsValidName(pipeline.name())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": name must be non-empty letters, digits, '_', '-' or '.'"));
+    }
+    if (!names.insert(pipeline.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": name is used by an earlier pipeline"));
+    }
+    absl::Status status = pipeline::ValidatePipelineConfig(pipeline.config());
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": config.", status.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ServerConfig> LoadServerConfig(const std::string& path) {
+  std::ifstream file(path);
+  if (!file)
+    return absl::NotFoundError(absl::StrCat("cannot open config ", path));
+  std::stringstream text;
+  text << file.rdbuf();
+  v1::ServerConfig config;
+  ErrorCollector errors(path);
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(text.str(), &config)) {
+    return absl::InvalidArgumentError(errors.text());
+  }
+  ITERD_RETURN_IF_ERROR(ValidateServerConfig(config));
+  ApplyLimitDefaults(config.mutable_limits());
+  return config;
+}
+
+}  // namespace iterd::service
