@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/csv/input_files.h"
 #include "common/status/status_macros.h"
 
 namespace iterd::csv {
@@ -92,8 +93,10 @@ absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(
   auto files = std::make_shared<Files>();
   files->reserve(paths.size());
   for (const std::string& file_path : paths) {
-    ITERD_ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> file,
-                           MappedFile::Open(file_path));
+    // The reader walks each file front to back: ask for aggressive readahead.
+    ITERD_ASSIGN_OR_RETURN(
+        std::shared_ptr<const io::MappedFile> file,
+        io::MappedFile::Open(file_path, io::AccessPattern::kSequential));
     files->push_back(std::move(file));
   }
   std::unique_ptr<CsvReader> reader(
@@ -156,6 +159,7 @@ absl::Status CsvReader::Next(absl::Span<const uint8_t>* row,
 
 absl::Status CsvReader::Rewind() {
   CancelWindow();
+  RecycleCurrent();
   current_.reset();
   current_row_ = 0;
   current_line_base_ = 0;

@@ -5,8 +5,9 @@
 // parallel. Each file is memory-mapped and cut at newlines into blocks of about
 // `block_size_bytes`; blocks are parsed on a shared ThreadPool, at most
 // `max_blocks_in_flight` ahead of the consumer, and handed out strictly in
-// order. Memory is bounded by (max_blocks_in_flight + 1) parsed blocks
-// whatever the file size.
+// order. Memory is bounded whatever the file size: max_blocks_in_flight
+// blocks in the window plus the one being consumed (value buffers of consumed
+// blocks are recycled, never more than max_blocks_in_flight of them).
 //
 // Deadlock freedom on a shared pool: pool tasks never wait for anything. The
 // consumer (which may itself run on a pool thread, e.g. a Prefetcher task)
@@ -34,8 +35,8 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/concurrency/thread_pool.h"
-#include "common/csv/mapped_file.h"
 #include "common/csv/row_parser.h"
+#include "common/io/mapped_file.h"
 
 namespace iterd::csv {
 
@@ -80,7 +81,7 @@ class CsvReader final {
 
  private:
   struct Block;
-  using Files = std::vector<std::unique_ptr<MappedFile>>;
+  using Files = std::vector<std::shared_ptr<const io::MappedFile>>;
 
   CsvReader(std::string path, const CsvReaderOptions& options, ThreadPool* pool,
             std::shared_ptr<const Files> files);

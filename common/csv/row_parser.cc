@@ -55,10 +55,81 @@ NumberStatus ParseFloatOutOfRange(const char* p, const char* end, float* value,
   return NumberStatus::kOk;
 }
 
+inline bool IsDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
+
+// Powers of ten that a float holds exactly: 10^k = 2^k * 5^k, and 5^10 =
+// 9765625 still fits in float's 24-bit significand; 5^11 does not.
+constexpr float kExactPowersOfTen[] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f,
+                                       1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
+constexpr int kMaxExactPower = 10;
+// Integers up to 2^24 are exact in float.
+constexpr uint64_t kMaxExactMantissa = uint64_t{1} << 24;
+// More digits could overflow the uint64 accumulator; such fields (and all
+// with more than 8 significant digits) are beyond the fast path anyway.
+constexpr int kMaxFastDigits = 19;
+// 10^18 - 1 < 2^63: 18 digits never overflow, whatever their value.
+constexpr int kMaxFastIntegerDigits = 18;
+
+// Clinger's fast path for the common field ("-3.141593", "12", "0.5e-3"):
+// the decimal m * 10^e with m <= 2^24 and |e| <= 10 is m * 10^e or
+// m / 10^-e computed in float, where both operands are exact, so IEEE's single
+// correctly rounded operation gives the same bits as from_chars. Returns false
+// for anything else (no digits, long mantissas, large exponents, inf/nan);
+// the caller then falls back to from_chars. REQUIRES: p < end. On true, *next
+// points where from_chars would stop.
+inline bool ParseSimpleFloat(const char* p, const char* end, float* value,
+                             const char** next) {
+  const bool negative = *p == '-';
+  if (negative) ++p;
+  uint64_t mantissa = 0;
+  const char* const integer_begin = p;
+  while (p < end && IsDigit(*p)) {
+    mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
+    ++p;
+  }
+  int digits = static_cast<int>(p - integer_begin);
+  int exponent = 0;
+  if (p < end && *p == '.') {
+    ++p;
+    const char* const fraction_begin = p;
+    while (p < end && IsDigit(*p)) {
+      mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
+      ++p;
+    }
+    exponent = -static_cast<int>(p - fraction_begin);
+    digits -= exponent;
+  }
+  if (digits == 0 || digits > kMaxFastDigits) return false;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    // A short written exponent folds into `exponent`. "1e", "1e+" and long
+    // exponents go to from_chars, whose handling of them is the reference.
+    const char* q = p + 1;
+    const bool negative_exponent = q < end && *q == '-';
+    if (q < end && (*q == '-' || *q == '+')) ++q;
+    if (q == end || !IsDigit(*q)) return false;
+    int written = *q++ - '0';
+    if (q < end && IsDigit(*q)) written = written * 10 + (*q++ - '0');
+    if (q < end && IsDigit(*q)) return false;
+    exponent += negative_exponent ? -written : written;
+    p = q;
+  }
+  if (mantissa > kMaxExactMantissa || exponent < -kMaxExactPower ||
+      exponent > kMaxExactPower) {
+    return false;
+  }
+  float result = static_cast<float>(mantissa);
+  result = exponent < 0 ? result / kExactPowersOfTen[-exponent]
+                        : result * kExactPowersOfTen[exponent];
+  *value = negative ? -result : result;  // -0.0 keeps its sign bit.
+  *next = p;
+  return true;
+}
+
 // REQUIRES: p < end, *p is not '+' (the caller strips it). On kOk, *next
 // points past the number.
 inline NumberStatus ParseNumber(const char* p, const char* end, float* value,
                                 const char** next) {
+  if (ParseSimpleFloat(p, end, value, next)) return NumberStatus::kOk;
   auto [ptr, ec] = std::from_chars(p, end, *value);
   if (ec == std::errc::result_out_of_range) {
     if (ParseFloatOutOfRange(p, end, value, &ptr) != NumberStatus::kOk) {
@@ -82,15 +153,29 @@ inline NumberStatus ParseNumber(const char* p, const char* end, T* value,
     negative = *p == '-';
     ++p;
   }
-  int base = 10;
-  if (end - p > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-    p += 2;
-    base = 16;
-  }
+  // Fast path: up to 18 decimal digits cannot overflow the accumulator. Hex
+  // ("0x1f") and longer digit runs take from_chars below.
   uint64_t magnitude = 0;
-  const auto [ptr, ec] = std::from_chars(p, end, magnitude, base);
-  if (ec == std::errc::result_out_of_range) return NumberStatus::kOutOfRange;
-  if (ec != std::errc()) return NumberStatus::kInvalid;
+  const char* ptr = p;
+  while (ptr < end && IsDigit(*ptr) && ptr - p < kMaxFastIntegerDigits) {
+    magnitude = magnitude * 10 + static_cast<unsigned>(*ptr - '0');
+    ++ptr;
+  }
+  if (ptr == p ||
+      (ptr < end && (IsDigit(*ptr) || *ptr == 'x' || *ptr == 'X'))) {
+    int base = 10;
+    if (end - p > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+      p += 2;
+      base = 16;
+    }
+    magnitude = 0;
+    const auto result = std::from_chars(p, end, magnitude, base);
+    if (result.ec == std::errc::result_out_of_range) {
+      return NumberStatus::kOutOfRange;
+    }
+    if (result.ec != std::errc()) return NumberStatus::kInvalid;
+    ptr = result.ptr;
+  }
   constexpr uint64_t kMax = std::numeric_limits<T>::max();
   if (magnitude > kMax + (negative ? 1 : 0)) return NumberStatus::kOutOfRange;
   *value = negative ? static_cast<T>(0 - magnitude) : static_cast<T>(magnitude);
@@ -123,7 +208,9 @@ inline bool IsDigitOrMinus(char c) {
 // The hot loop: one pass over the line, each value parsed in place and copied
 // straight to `out` (memcpy: `out` may be unaligned, e.g. a batch row). The
 // common field ("-1.25" followed by the delimiter) costs two compares besides
-// from_chars; spaces, '+', a trailing 'f' and errors take the slow branches.
+// the number's own parse (ParseSimpleFloat, or the decimal integer loop);
+// spaces, '+', a trailing 'f' and errors take the slow branches.
+
 template <typename T>
 inline LineResult ParseLineOf(const char* p, const char* end,
                               const RowFormat& format, Spaces spaces,

@@ -16,7 +16,19 @@ size_t TensorSpec::row_bytes() const {
   return byte_size() / shape[0];
 }
 
+size_t Batch::PayloadBytes(const std::vector<TensorSpec>& data,
+                           const std::vector<TensorSpec>& label) {
+  size_t bytes = 0;
+  for (const TensorSpec& spec : data) bytes += spec.byte_size();
+  for (const TensorSpec& spec : label) bytes += spec.byte_size();
+  return bytes;
+}
+
 Batch::Batch(std::vector<TensorSpec> data, std::vector<TensorSpec> label)
+    : Batch(std::move(data), std::move(label), nullptr) {}
+
+Batch::Batch(std::vector<TensorSpec> data, std::vector<TensorSpec> label,
+             PayloadPool* pool)
     : data_specs_(std::move(data)), label_specs_(std::move(label)) {
   size_t offset = 0;
   for (const TensorSpec& spec : data_specs_) {
@@ -28,10 +40,14 @@ Batch::Batch(std::vector<TensorSpec> data, std::vector<TensorSpec> label)
     offset += spec.byte_size();
   }
   payload_size_ = offset;
-  // new uint8_t[n] (no "()") leaves the bytes uninitialised: every row is
-  // written by the pipeline (or zeroed) before the batch is shared, and
-  // zero-filling 150 MB costs as much as a copy.
-  payload_.reset(new uint8_t[payload_size_ > 0 ? payload_size_ : 1]);
+  if (pool != nullptr) {
+    payload_ = pool->Acquire();
+  } else {
+    // new uint8_t[n] (no "()") leaves the bytes uninitialised: every row is
+    // written by the pipeline (or zeroed) before the batch is shared.
+    payload_.reset(new uint8_t[payload_size_ > 0 ? payload_size_ : 1],
+                   std::default_delete<uint8_t[]>());
+  }
   if (!data_specs_.empty() && !data_specs_[0].shape.empty()) {
     batch_size_ = data_specs_[0].shape[0];
   }

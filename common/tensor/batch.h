@@ -19,6 +19,7 @@
 
 #include "absl/types/span.h"
 #include "common/tensor/dtype.h"
+#include "common/tensor/payload_pool.h"
 
 namespace iterd {
 
@@ -60,6 +61,14 @@ class Batch final {
  public:
   // Allocates an uninitialised payload for the given tensors.
   Batch(std::vector<TensorSpec> data, std::vector<TensorSpec> label);
+  // Takes the payload from `pool`. REQUIRES: pool->buffer_bytes() ==
+  // PayloadBytes(data, label).
+  Batch(std::vector<TensorSpec> data, std::vector<TensorSpec> label,
+        PayloadPool* pool);
+
+  // Bytes of the payload of a batch with these tensors.
+  static size_t PayloadBytes(const std::vector<TensorSpec>& data,
+                             const std::vector<TensorSpec>& label);
   Batch(const Batch&) = delete;
   Batch& operator=(const Batch&) = delete;
 
@@ -105,7 +114,9 @@ class Batch final {
   std::vector<size_t> label_offsets_;
   int64_t batch_size_ = 0;
   size_t payload_size_ = 0;
-  std::unique_ptr<uint8_t[]> payload_;
+  // Shared so that a pooled buffer returns to its pool only when the last
+  // reader lets go.
+  std::shared_ptr<uint8_t> payload_;
 };
 
 }  // namespace iterd

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "common/io/mapped_file.h"
 #include "common/status/status_macros.h"
 #include "common/tensor/npy_format.h"
 #include "common/tensor/zip_archive.h"
@@ -261,8 +262,8 @@ int64_t Array::num_elements() const {
 }
 
 absl::StatusOr<Array> LoadNpy(const std::string& path) {
-  ITERD_ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> file,
-                         MappedFile::Map(path));
+  ITERD_ASSIGN_OR_RETURN(std::shared_ptr<const io::MappedFile> file,
+                         io::MappedFile::Open(path));
   const uint8_t* bytes = file->data();
   const size_t size = file->size();
   return ParseNpy(bytes, size, std::move(file), path);

@@ -1,13 +1,8 @@
 #include "common/tensor/zip_archive.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <new>
 
@@ -220,42 +215,11 @@ absl::StatusOr<std::shared_ptr<const uint8_t>> Inflate(
 
 }  // namespace
 
-// ---- MappedFile -------------------------------------------------------------
-
-absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Map(
-    const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
-  struct stat info;
-  if (fstat(fd, &info) != 0) {
-    const int error = errno;
-    close(fd);
-    return absl::ErrnoToStatus(error, absl::StrCat("stat ", path));
-  }
-  const size_t size = static_cast<size_t>(info.st_size);
-  void* address = nullptr;
-  if (size > 0) {  // mmap rejects length 0; the parsers report "too short".
-    address = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (address == MAP_FAILED) {
-      const int error = errno;
-      close(fd);
-      return absl::ErrnoToStatus(error, absl::StrCat("mmap ", path));
-    }
-  }
-  close(fd);  // The mapping keeps the file referenced.
-  // The constructor is private, so std::make_shared cannot call it.
-  return std::shared_ptr<const MappedFile>(new MappedFile(address, size));
-}
-
-MappedFile::~MappedFile() {
-  if (address_ != nullptr) munmap(address_, size_);
-}
-
 // ---- ZipArchive -------------------------------------------------------------
 
 absl::StatusOr<ZipArchive> ZipArchive::Open(const std::string& path) {
-  absl::StatusOr<std::shared_ptr<const MappedFile>> file =
-      MappedFile::Map(path);
+  absl::StatusOr<std::shared_ptr<const io::MappedFile>> file =
+      io::MappedFile::Open(path);
   if (!file.ok()) return file.status();  // Already names the path.
   absl::StatusOr<std::vector<ZipMember>> members =
       ReadCentralDirectory((*file)->data(), (*file)->size());

@@ -1,17 +1,14 @@
 // File: common/tensor/zip_archive.h
 //
-// MappedFile: a read-only private memory mapping of a whole file, unmapped
-// when its last shared owner goes away.
+// ZipArchive: the central directory (zip64-aware) of a zip archive held in an
+// io::MappedFile, and access to one member's bytes: STORED members in place in
+// the mapping (no copy), DEFLATED ones inflated by zlib into a heap buffer
+// whose CRC-32 is checked. It reads what np.savez / np.savez_compressed write;
+// it does not support encryption, multi-disk archives or other methods. Every
+// error message starts with the archive path (and the member name).
 //
-// ZipArchive: the central directory (zip64-aware) of a zip archive held in a
-// MappedFile, and access to one member's bytes: STORED members in place in the
-// mapping (no copy), DEFLATED ones inflated by zlib into a heap buffer whose
-// CRC-32 is checked. It reads what np.savez / np.savez_compressed write; it
-// does not support encryption, multi-disk archives or other methods.
-// Every error message starts with the archive path (and the member name).
-//
-// Thread-safety: both classes are immutable after creation; share them freely
-// between threads. Ownership: a ZipArchive shares its MappedFile; ZipBytes
+// Thread-safety: immutable after creation; share it freely between threads.
+// Ownership: a ZipArchive shares its io::MappedFile; ZipBytes
 // keep whatever holds their bytes (mapping or inflated buffer) alive.
 
 #ifndef ITERD_COMMON_TENSOR_ZIP_ARCHIVE_H_
@@ -25,30 +22,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/io/mapped_file.h"
 
 namespace iterd {
-
-class MappedFile final {
- public:
-  // Maps all of `path` read-only. NotFound / PermissionDenied / ... from
-  // open(), naming the path. An empty file maps to data() == nullptr and
-  // size() == 0 (mmap rejects length 0); parsers then report "too short".
-  static absl::StatusOr<std::shared_ptr<const MappedFile>> Map(
-      const std::string& path);
-
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  ~MappedFile();
-
-  const uint8_t* data() const { return static_cast<const uint8_t*>(address_); }
-  size_t size() const { return size_; }
-
- private:
-  MappedFile(void* address, size_t size) : address_(address), size_(size) {}
-
-  void* const address_;
-  const size_t size_;
-};
 
 // One central directory entry, sizes and offset already widened from zip64
 // extra fields.
@@ -71,10 +47,10 @@ struct ZipBytes {
 
 class ZipArchive final {
  public:
-  // Maps `path` and reads its central directory. Errors from MappedFile::Map;
-  // InvalidArgument when there is no end of central directory record (not a
-  // zip); DataLoss when the directory or a zip64 record is damaged or lies
-  // beyond the end of the file.
+  // Maps `path` and reads its central directory. Errors from
+  // io::MappedFile::Open; InvalidArgument when there is no end of central
+  // directory record (not a zip); DataLoss when the directory or a zip64 record
+  // is damaged or lies beyond the end of the file.
   static absl::StatusOr<ZipArchive> Open(const std::string& path);
 
   // Movable (a StatusOr holds it), not copyable: copies would share the
@@ -100,14 +76,14 @@ class ZipArchive final {
   absl::StatusOr<ZipBytes> Read(const ZipMember& member) const;
 
  private:
-  ZipArchive(std::string path, std::shared_ptr<const MappedFile> file,
+  ZipArchive(std::string path, std::shared_ptr<const io::MappedFile> file,
              std::vector<ZipMember> members)
       : path_(std::move(path)),
         file_(std::move(file)),
         members_(std::move(members)) {}
 
   std::string path_;
-  std::shared_ptr<const MappedFile> file_;
+  std::shared_ptr<const io::MappedFile> file_;
   std::vector<ZipMember> members_;
 };
 

@@ -26,9 +26,12 @@ class BatchIterator {
   virtual absl::Status GetNext(std::shared_ptr<Batch>* batch,
                                bool* end_of_epoch) = 0;
 
-  // Starts the next epoch (with MXNet's carry-over rules of the last-batch
-  // policy).
-  virtual absl::Status Reset() = 0;
+  // Starts the next epoch. `epoch_finished` says whether the consumer received
+  // every batch of the current one: only then do MXNet's carry-over rules of
+  // the last-batch policy apply. A producer that runs ahead (the Prefetcher)
+  // may have reached the end of the epoch while its consumer is still in the
+  // middle; a reset then starts the next epoch afresh, as it would in MXNet.
+  virtual absl::Status Reset(bool epoch_finished) = 0;
 
   // Full batch shapes (batch axis first) of every data and label tensor.
   virtual const std::vector<TensorSpec>& data_specs() const = 0;

@@ -41,10 +41,14 @@ Batcher::Batcher(const BatcherOptions& options,
       data_specs_(
           WithBatchAxis(source_->sample_data_specs(), options.batch_size)),
       label_specs_(
-          WithBatchAxis(source_->sample_label_specs(), options.batch_size)) {}
+          WithBatchAxis(source_->sample_label_specs(), options.batch_size)),
+      payload_pool_(
+          PayloadPool::Create(Batch::PayloadBytes(data_specs_, label_specs_),
+                              options.pooled_payloads)) {}
 
 std::shared_ptr<Batch> Batcher::NewBatch() const {
-  auto batch = std::make_shared<Batch>(data_specs_, label_specs_);
+  auto batch =
+      std::make_shared<Batch>(data_specs_, label_specs_, payload_pool_.get());
   if (source_->has_sample_ids()) batch->index.assign(options_.batch_size, 0);
   return batch;
 }
@@ -161,12 +165,15 @@ absl::Status Batcher::CompleteShortBatch(std::shared_ptr<Batch>* batch,
   return absl::InternalError("unknown last-batch policy");
 }
 
-absl::Status Batcher::Reset() {
-  const bool epoch_was_over = epoch_over_;
+absl::Status Batcher::Reset(bool epoch_finished) {
+  // Only a consumer that saw the whole epoch gets MXNet's carry-over; the
+  // batches this batcher produced beyond what the consumer took are dropped by
+  // the caller.
+  const bool finished = epoch_finished && epoch_over_;
   epoch_over_ = false;
   if (!epoch_started_) return absl::OkStatus();  // Nothing read yet.
   ++epoch_;
-  if (options_.policy == LastBatchPolicy::kRoundBatch && epoch_was_over &&
+  if (options_.policy == LastBatchPolicy::kRoundBatch && finished &&
       continue_after_wrap_) {
     // MXNet's round_batch: the next epoch goes on right after the wrapped
     // samples.
@@ -178,12 +185,11 @@ absl::Status Batcher::Reset() {
   // mid-epoch (or a second reset before the tail was used) drops it, as MXNet
   // does.
   held_for_next_epoch_ =
-      epoch_was_over && held_batch_ != nullptr && !held_for_next_epoch_;
+      finished && held_batch_ != nullptr && !held_for_next_epoch_;
   if (!held_for_next_epoch_) {
     held_batch_.reset();
     held_rows_ = 0;
   }
-  epoch_started_ = true;
   return source_->StartEpoch(epoch_);
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/tensor/payload_pool.h"
 #include "server/pipeline/batch_iterator.h"
 #include "server/pipeline/sample_source.h"
 
@@ -47,6 +48,9 @@ enum class LastBatchPolicy {
 struct BatcherOptions {
   int64_t batch_size = 0;
   LastBatchPolicy policy = LastBatchPolicy::kPad;
+  // Released payload buffers kept for reuse (see PayloadPool). The prefetch
+  // depth plus the batches a stream may hold is enough; more only holds memory.
+  int pooled_payloads = 4;
 };
 
 class Batcher final : public BatchIterator {
@@ -60,7 +64,7 @@ class Batcher final : public BatchIterator {
 
   absl::Status GetNext(std::shared_ptr<Batch>* batch,
                        bool* end_of_epoch) override;
-  absl::Status Reset() override;
+  absl::Status Reset(bool epoch_finished) override;
   const std::vector<TensorSpec>& data_specs() const override {
     return data_specs_;
   }
@@ -86,6 +90,7 @@ class Batcher final : public BatchIterator {
   const std::unique_ptr<SampleSource> source_;
   std::vector<TensorSpec> data_specs_;
   std::vector<TensorSpec> label_specs_;
+  const std::shared_ptr<PayloadPool> payload_pool_;
 
   int64_t epoch_ = 0;
   int64_t sequence_ = 0;

@@ -52,7 +52,7 @@ std::vector<std::string> ReadEpochs(int64_t n, int64_t batch_size,
   std::vector<std::string> out;
   for (int e = 0; e < epochs; ++e) {
     out.push_back(ReadEpoch(batcher->get()));
-    EXPECT_TRUE((*batcher)->Reset().ok());
+    EXPECT_TRUE((*batcher)->Reset(/*epoch_finished=*/true).ok());
   }
   return out;
 }
@@ -99,7 +99,7 @@ TEST(BatcherTest, LargeExampleFromMXNetTests) {
   bool end = false;
   while ((*batcher)->GetNext(&batch, &end).ok() && !end) ++batches;
   EXPECT_EQ(batches, 7);
-  ASSERT_TRUE((*batcher)->Reset().ok());
+  ASSERT_TRUE((*batcher)->Reset(/*epoch_finished=*/true).ok());
   ASSERT_TRUE((*batcher)->GetNext(&batch, &end).ok());
   ASSERT_FALSE(end);
   EXPECT_EQ(batch->pad, 104);
@@ -150,9 +150,25 @@ TEST(BatcherTest, ResetMidEpochRestartsAtTheFirstSample) {
     bool end = false;
     ASSERT_TRUE((*batcher)->GetNext(&batch, &end).ok());
     ASSERT_TRUE((*batcher)->GetNext(&batch, &end).ok());
-    ASSERT_TRUE((*batcher)->Reset().ok());
+    ASSERT_TRUE((*batcher)->Reset(/*epoch_finished=*/true).ok());
     EXPECT_THAT(ReadEpoch(batcher->get()),
                 ::testing::StartsWith("[0,1,2] [3,4,5]"));
+  }
+}
+
+TEST(BatcherTest, ResetBeforeTheConsumerFinishedIgnoresCarryOver) {
+  // The producer ran to the end of the epoch (wrapped batch, held tail), but
+  // its consumer had not taken every batch: the next epoch starts at the first
+  // sample, with nothing carried.
+  for (LastBatchPolicy policy :
+       {LastBatchPolicy::kRoundBatch, LastBatchPolicy::kRollOver}) {
+    auto batcher =
+        Batcher::Create({3, policy}, std::make_unique<IntSource>(10));
+    ASSERT_TRUE(batcher.ok());
+    ReadEpoch(batcher->get());
+    ASSERT_TRUE((*batcher)->Reset(/*epoch_finished=*/false).ok());
+    EXPECT_THAT(ReadEpoch(batcher->get()),
+                ::testing::StartsWith("[0,1,2] [3,4,5] [6,7,8]"));
   }
 }
 
@@ -181,7 +197,7 @@ TEST(BatcherTest, BatchesCarryEpochAndSequence) {
   EXPECT_EQ(batch->sequence, 1);
   ASSERT_TRUE((*batcher)->GetNext(&batch, &end).ok());
   EXPECT_TRUE(end);
-  ASSERT_TRUE((*batcher)->Reset().ok());
+  ASSERT_TRUE((*batcher)->Reset(/*epoch_finished=*/true).ok());
   ASSERT_TRUE((*batcher)->GetNext(&batch, &end).ok());
   EXPECT_EQ(batch->epoch, 1);
   EXPECT_EQ(batch->sequence, 2);

@@ -190,6 +190,9 @@ absl::StatusOr<OpenedPipeline> OpenNDArray(
   opened.num_samples = source->num_samples();
   const std::vector<std::string> data_names = ndarray_source->data_names();
   const std::vector<std::string> label_names = ndarray_source->label_names();
+  const int depth = config.prefetch_buffer() > 0
+                        ? config.prefetch_buffer()
+                        : environment.default_prefetch_buffer;
   LastBatchPolicy policy = LastBatchPolicy::kPad;
   switch (ndarray.last_batch_handle()) {
     case v1::DISCARD:
@@ -204,7 +207,8 @@ absl::StatusOr<OpenedPipeline> OpenNDArray(
   }
   ITERD_ASSIGN_OR_RETURN(
       std::unique_ptr<Batcher> batcher,
-      Batcher::Create({ndarray.batch_size(), policy}, std::move(source)));
+      Batcher::Create({ndarray.batch_size(), policy, depth + 2},
+                      std::move(source)));
   ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
   for (size_t i = 0; i < data_names.size(); ++i) {
     opened.provide_data.push_back(
@@ -215,9 +219,6 @@ absl::StatusOr<OpenedPipeline> OpenNDArray(
         MakeDesc(label_names[i], batcher->label_specs()[i]));
   }
   opened.batch_size = ndarray.batch_size();
-  const int depth = config.prefetch_buffer() > 0
-                        ? config.prefetch_buffer()
-                        : environment.default_prefetch_buffer;
   opened.prefetcher =
       std::make_unique<Prefetcher>(std::move(batcher), depth, environment.pool);
   Prefetcher* prefetcher = opened.prefetcher.get();

@@ -36,6 +36,13 @@ void Prefetcher::Produce() {
   absl::MutexLock lock(&mu_);
   producing_ = false;
   if (!result.status.ok() || result.end_of_epoch) stopped_ = true;
+  if (result.status.ok()) {
+    if (result.end_of_epoch) {
+      end_reached_ = true;
+    } else {
+      ++produced_in_epoch_;
+    }
+  }
   ready_.push_back(std::move(result));
   MaybeScheduleLocked();
 }
@@ -68,6 +75,7 @@ absl::Status Prefetcher::GetNext(std::shared_ptr<const Batch>* batch,
   }
   *batch = std::move(head.batch);
   ready_.pop_front();
+  ++delivered_in_epoch_;
   MaybeScheduleLocked();
   return absl::OkStatus();
 }
@@ -82,15 +90,21 @@ absl::Status Prefetcher::WaitForFirst() {
   return ready_.front().status;
 }
 
-absl::Status Prefetcher::Reset() {
+absl::Status Prefetcher::Reset(std::optional<int64_t> batches_consumed) {
   absl::MutexLock lock(&mu_);
   ++exclusive_users_;
   WaitIdleLocked();
+  const bool epoch_finished =
+      end_reached_ &&
+      batches_consumed.value_or(delivered_in_epoch_) >= produced_in_epoch_;
   ready_.clear();
   stopped_ = false;
+  end_reached_ = false;
+  produced_in_epoch_ = 0;
+  delivered_in_epoch_ = 0;
   // Holding mu_ while the input resets is fine: no production task can be
   // waiting for it.
-  absl::Status status = input_->Reset();
+  absl::Status status = input_->Reset(epoch_finished);
   --exclusive_users_;
   if (!status.ok()) {
     stopped_ = true;

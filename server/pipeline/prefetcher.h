@@ -19,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -51,7 +52,13 @@ class Prefetcher final {
   absl::Status WaitForFirst() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Drops prefetched batches and starts the next epoch of the input.
-  absl::Status Reset() ABSL_LOCKS_EXCLUDED(mu_);
+  // `batches_consumed` is how many batches of this epoch the final consumer
+  // took (a remote client may not have used every batch it was sent); unset
+  // means the batches GetNext() handed out. The epoch counts as finished, and
+  // MXNet's carry-over applies, only when the input reached its end and every
+  // batch was consumed.
+  absl::Status Reset(std::optional<int64_t> batches_consumed = std::nullopt)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs `fn` on the input while no production task runs (to read its state
   // consistently).
@@ -85,6 +92,11 @@ class Prefetcher final {
   // No more production this epoch: the end of the epoch or an error is queued.
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  // This epoch: batches the input produced, batches GetNext() handed out, and
+  // whether the input reported the end of the epoch.
+  int64_t produced_in_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t delivered_in_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  bool end_reached_ ABSL_GUARDED_BY(mu_) = false;
   // Holds production off while Reset() or WithInputExclusive() works on the
   // input.
   int exclusive_users_ ABSL_GUARDED_BY(mu_) = 0;

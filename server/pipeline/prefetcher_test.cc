@@ -3,6 +3,7 @@
 #include <memory>
 #include <thread>
 
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/pipeline/batcher.h"
@@ -52,6 +53,50 @@ TEST(PrefetcherTest, ResetMidEpochDropsPrefetchedBatches) {
   ASSERT_TRUE(prefetcher.GetNext(&batch, &end).ok());
   EXPECT_EQ(const_cast<Batch&>(*batch).data(0).data_as<float>()[0], 0);
   EXPECT_EQ(batch->epoch, 1);
+}
+
+TEST(PrefetcherTest, ResetAfterProducerRanAheadStartsAfresh) {
+  // round_batch over 10 samples in batches of 3: the producer reaches the
+  // wrapped last batch long before the consumer, who resets after one batch.
+  // The next epoch must start at sample 0, not after the wrap, whatever the
+  // timing.
+  ThreadPool pool(1);
+  auto batcher = Batcher::Create({3, LastBatchPolicy::kRoundBatch},
+                                 std::make_unique<testing::IntSource>(10));
+  ASSERT_TRUE(batcher.ok());
+  Prefetcher prefetcher(std::move(batcher).value(), 8, &pool);
+  std::shared_ptr<const Batch> batch;
+  bool end = false;
+  ASSERT_TRUE(prefetcher.GetNext(&batch, &end).ok());
+  // Let the producer run to the end of the epoch.
+  prefetcher.WithInputExclusive([](BatchIterator*) {});
+  absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_TRUE(prefetcher.Reset().ok());
+  EXPECT_THAT(EpochHeads(&prefetcher), ::testing::ElementsAre(0, 3, 6, 9));
+}
+
+TEST(PrefetcherTest, ResetAfterTheWholeEpochContinuesAfterTheWrap) {
+  ThreadPool pool(1);
+  auto batcher = Batcher::Create({3, LastBatchPolicy::kRoundBatch},
+                                 std::make_unique<testing::IntSource>(10));
+  ASSERT_TRUE(batcher.ok());
+  Prefetcher prefetcher(std::move(batcher).value(), 2, &pool);
+  EXPECT_THAT(EpochHeads(&prefetcher), ::testing::ElementsAre(0, 3, 6, 9));
+  ASSERT_TRUE(prefetcher.Reset().ok());
+  EXPECT_THAT(EpochHeads(&prefetcher), ::testing::ElementsAre(2, 5, 8));
+}
+
+TEST(PrefetcherTest, ConsumedCountFromARemoteClientDecides) {
+  // A client was sent all four batches but its user took only two before
+  // resetting.
+  ThreadPool pool(1);
+  auto batcher = Batcher::Create({3, LastBatchPolicy::kRoundBatch},
+                                 std::make_unique<testing::IntSource>(10));
+  ASSERT_TRUE(batcher.ok());
+  Prefetcher prefetcher(std::move(batcher).value(), 2, &pool);
+  EpochHeads(&prefetcher);
+  ASSERT_TRUE(prefetcher.Reset(/*batches_consumed=*/2).ok());
+  EXPECT_THAT(EpochHeads(&prefetcher), ::testing::ElementsAre(0, 3, 6, 9));
 }
 
 TEST(PrefetcherTest, ErrorsSurfaceAtWaitForFirstAndStick) {

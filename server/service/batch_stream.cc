@@ -1,16 +1,26 @@
 #include "server/service/batch_stream.h"
 
 #include <algorithm>
+#include <string>
 
+#include "grpcpp/support/slice.h"
 #include "server/pipeline/pipeline_factory.h"
 
 namespace iterd::service {
 namespace {
 
+// FetchResponse.chunk is field 2, length-delimited: tag byte (2 << 3) | 2.
+constexpr uint8_t kChunkTag = 0x12;
+
 void FillTensorHeader(const TensorSpec& spec, v1::TensorHeader* header) {
   header->set_dtype(pipeline::ToProtoDType(spec.dtype));
   for (int64_t dim : spec.shape) header->add_shape(dim);
   header->set_byte_size(spec.byte_size());
+}
+
+// Releases the batch reference a payload slice holds.
+void ReleaseBatch(void* batch) {
+  delete static_cast<std::shared_ptr<const Batch>*>(batch);
 }
 
 }  // namespace
@@ -31,19 +41,45 @@ v1::BatchHeader MakeBatchHeader(const Batch& batch) {
   return header;
 }
 
-bool WriteBatch(const Batch& batch, size_t chunk_bytes,
-                grpc::ServerWriter<v1::FetchResponse>* writer) {
-  v1::FetchResponse response;
-  *response.mutable_header() = MakeBatchHeader(batch);
-  if (!writer->Write(response)) return false;
-  const absl::Span<const uint8_t> payload = batch.payload();
-  // One message reused for every chunk: its string keeps its capacity, so the
-  // copy into it is the only per-chunk cost besides serialisation.
-  for (size_t offset = 0; offset < payload.size(); offset += chunk_bytes) {
-    const size_t size = std::min(chunk_bytes, payload.size() - offset);
-    response.mutable_chunk()->assign(
-        reinterpret_cast<const char*>(payload.data() + offset), size);
-    if (!writer->Write(response)) return false;
+grpc::ByteBuffer SerializeResponse(const v1::FetchResponse& response) {
+  const std::string bytes = response.SerializeAsString();
+  grpc::Slice slice(bytes.data(), bytes.size());
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+grpc::ByteBuffer MakeChunkMessage(const std::shared_ptr<const Batch>& batch,
+                                  size_t offset, size_t size) {
+  uint8_t prefix[1 + 10];
+  size_t prefix_size = 0;
+  prefix[prefix_size++] = kChunkTag;
+  for (uint64_t value = size;; value >>= 7) {  // Varint length.
+    const uint8_t low = value & 0x7f;
+    if (value < 0x80) {
+      prefix[prefix_size++] = low;
+      break;
+    }
+    prefix[prefix_size++] = low | 0x80;
+  }
+  const uint8_t* payload = batch->payload().data() + offset;
+  grpc::Slice slices[2] = {
+      grpc::Slice(prefix, prefix_size),
+      // gRPC never writes through the pointer; the slice keeps the batch alive
+      // until it is sent.
+      grpc::Slice(const_cast<uint8_t*>(payload), size, &ReleaseBatch,
+                  new std::shared_ptr<const Batch>(batch)),
+  };
+  return grpc::ByteBuffer(slices, 2);
+}
+
+bool WriteBatch(const std::shared_ptr<const Batch>& batch, size_t chunk_bytes,
+                FetchStreamer* stream) {
+  v1::FetchResponse header;
+  *header.mutable_header() = MakeBatchHeader(*batch);
+  if (!stream->Write(SerializeResponse(header))) return false;
+  const size_t payload_size = batch->payload().size();
+  for (size_t offset = 0; offset < payload_size; offset += chunk_bytes) {
+    const size_t size = std::min(chunk_bytes, payload_size - offset);
+    if (!stream->Write(MakeChunkMessage(batch, offset, size))) return false;
   }
   return true;
 }

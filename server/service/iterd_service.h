@@ -18,6 +18,7 @@
 #include "common/concurrency/thread_pool.h"
 #include "iterd/v1/server_config.pb.h"
 #include "iterd/v1/service.grpc.pb.h"
+#include "server/service/batch_stream.h"
 #include "server/service/iterator_registry.h"
 #include "server/service/path_policy.h"
 
@@ -35,9 +36,10 @@ class IterdServiceImpl final : public v1::DataIterService::Service {
   grpc::Status OpenIterator(grpc::ServerContext* context,
                             grpc::ServerReader<v1::OpenIteratorRequest>* reader,
                             v1::OpenIteratorResponse* response) override;
-  grpc::Status Fetch(grpc::ServerContext* context,
-                     const v1::FetchRequest* request,
-                     grpc::ServerWriter<v1::FetchResponse>* writer) override;
+  // Fetch is served by FetchStream (registered in the constructor) so that
+  // batches go out as ByteBuffers that share the batch payload; see
+  // batch_stream.h.
+  grpc::Status FetchStream(grpc::ServerContext* context, FetchStreamer* stream);
   grpc::Status Reset(grpc::ServerContext* context,
                      const v1::ResetRequest* request,
                      v1::ResetResponse* response) override;

@@ -1,4 +1,4 @@
-#include "common/csv/mapped_file.h"
+#include "common/csv/input_files.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -13,11 +13,12 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 std::string TempDir(const std::string& name) {
   const char* root = std::getenv("TEST_TMPDIR");
   const std::string dir =
-      std::string(root != nullptr ? root : "/tmp") + "/mapped_file_" + name;
+      std::string(root != nullptr ? root : "/tmp") + "/input_files_" + name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -25,36 +26,6 @@ std::string TempDir(const std::string& name) {
 
 void WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream(path, std::ios::binary) << contents;
-}
-
-TEST(MappedFileTest, MapsTheWholeFile) {
-  const std::string path = TempDir("whole") + "/a.csv";
-  WriteFile(path, "1,2\n3,4\n");
-  auto file = MappedFile::Open(path);
-  ASSERT_TRUE(file.ok()) << file.status();
-  EXPECT_EQ((*file)->contents(), "1,2\n3,4\n");
-  EXPECT_EQ((*file)->path(), path);
-}
-
-TEST(MappedFileTest, EmptyFileHasEmptyContents) {
-  const std::string path = TempDir("empty") + "/a.csv";
-  WriteFile(path, "");
-  auto file = MappedFile::Open(path);
-  ASSERT_TRUE(file.ok()) << file.status();
-  EXPECT_TRUE((*file)->contents().empty());
-}
-
-TEST(MappedFileTest, MissingFileIsNotFoundNamingThePath) {
-  const std::string path = TempDir("missing") + "/nope.csv";
-  auto file = MappedFile::Open(path);
-  EXPECT_EQ(file.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(file.status().message(), HasSubstr(path));
-}
-
-TEST(MappedFileTest, FolderIsNotARegularFile) {
-  const std::string dir = TempDir("folder");
-  EXPECT_EQ(MappedFile::Open(dir).status().code(),
-            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ListInputFilesTest, FileStandsForItself) {
@@ -76,6 +47,23 @@ TEST(ListInputFilesTest, FolderListsRegularFilesByNameWithoutRecursing) {
   ASSERT_TRUE(files.ok()) << files.status();
   EXPECT_THAT(*files,
               ElementsAre(dir + "/a.csv", dir + "/b.csv", dir + "/c.csv"));
+}
+
+TEST(ListInputFilesTest, SymlinkToAFileInTheFolderIsFollowed) {
+  const std::string dir = TempDir("symlink");
+  const std::string outside = TempDir("symlink_target") + "/real.csv";
+  WriteFile(outside, "1\n");
+  std::filesystem::create_symlink(outside, dir + "/link.csv");
+  auto files = ListInputFiles(dir);
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_THAT(*files, ElementsAre(dir + "/link.csv"));
+}
+
+TEST(ListInputFilesTest, EmptyFolderListsNothing) {
+  const std::string dir = TempDir("empty_folder");
+  auto files = ListInputFiles(dir);
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_THAT(*files, IsEmpty());
 }
 
 TEST(ListInputFilesTest, MissingPathIsNotFoundNamingIt) {

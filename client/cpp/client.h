@@ -1,0 +1,81 @@
+// File: client/cpp/client.h
+//
+// Client: a connection to an iterd daemon. It lists the configured pipelines,
+// opens iterators (named, or inline configs with uploaded arrays) and reads
+// the daemon's counters.
+//
+//   ITERD_ASSIGN_OR_RETURN(std::unique_ptr<Client> client,
+//                          Client::Connect("127.0.0.1:7070"));
+//   ITERD_ASSIGN_OR_RETURN(std::unique_ptr<RemoteIterator> it,
+//                          client->OpenNamed("mnist_train"));
+//
+// Thread-safe: one Client may open iterators from several threads. Iterators
+// share the Client's channel but not its lifetime: each may outlive it.
+
+#ifndef ITERD_CLIENT_CPP_CLIENT_H_
+#define ITERD_CLIENT_CPP_CLIENT_H_
+
+#include <grpcpp/channel.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "client/cpp/remote_iterator.h"
+#include "iterd/v1/service.grpc.pb.h"
+
+namespace iterd::client {
+
+struct ClientOptions {
+  FetchTransport transport = FetchTransport::kRaw;
+  // Connect() fails with Unavailable if the daemon is not reachable by then.
+  absl::Duration connect_timeout = absl::Seconds(10);
+  // Size of the ArrayChunk messages that upload inline arrays.
+  size_t upload_chunk_bytes = 4 << 20;
+};
+
+class Client final {
+ public:
+  // Connects to "host:port" with 64 MB message limits.
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(
+      std::string address, ClientOptions options = ClientOptions());
+
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  absl::StatusOr<std::vector<iterd::v1::PipelineInfo>> ListPipelines();
+
+  // Opens an iterator. `inline_arrays` holds the bytes of each ArraySource
+  // with an `inline` source, in NDArrayConfig order (data, then label),
+  // little-endian and row-major as InlineArray.dtype/shape describe them.
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> Open(
+      const iterd::v1::OpenIterator& open,
+      absl::Span<const absl::Span<const uint8_t>> inline_arrays = {});
+
+  // Opens the server-configured pipeline `name`.
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> OpenNamed(
+      absl::string_view name, const iterd::v1::PipelineOverrides& overrides =
+                                  iterd::v1::PipelineOverrides());
+
+  absl::StatusOr<iterd::v1::GetServerStatsResponse> Stats();
+
+  const std::string& address() const { return address_; }
+
+ private:
+  Client(std::string address, ClientOptions options,
+         std::shared_ptr<grpc::Channel> channel);
+
+  const std::string address_;
+  const ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<iterd::v1::DataIterService::Stub> stub_;
+};
+
+}  // namespace iterd::client
+
+#endif  // ITERD_CLIENT_CPP_CLIENT_H_

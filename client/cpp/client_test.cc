@@ -1,0 +1,295 @@
+// Client and RemoteIterator against a real daemon: server/iterd is started on
+// 127.0.0.1 with a temporary data root, once for the whole suite.
+
+#include "client/cpp/client.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace iterd::client {
+namespace {
+
+constexpr int kSamples = 10;
+constexpr int kFeatures = 2;
+constexpr int kBatchSize = 3;
+
+// The daemon child process. Start() reads its first stdout line for the port.
+class Daemon final {
+ public:
+  bool Start() {
+    const char* srcdir = std::getenv("TEST_SRCDIR");
+    const char* tmpdir = std::getenv("TEST_TMPDIR");
+    if (srcdir == nullptr || tmpdir == nullptr) return false;
+    const std::string binary = absl::StrCat(srcdir, "/iterd/server/iterd");
+    const std::string root = absl::StrCat(tmpdir, "/data_root");
+    mkdir(root.c_str(), 0755);
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0) return false;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(pipe_fds[1], STDOUT_FILENO);
+      close(pipe_fds[0]);
+      close(pipe_fds[1]);
+      const std::string data_root = "--data_root=" + root;
+      execl(binary.c_str(), binary.c_str(), "--listen=127.0.0.1:0",
+            data_root.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(pipe_fds[1]);
+    stdout_ = fdopen(pipe_fds[0], "r");
+    char line[256] = {};
+    if (pid_ < 0 || stdout_ == nullptr ||
+        std::fgets(line, sizeof(line), stdout_) == nullptr) {
+      return false;
+    }
+    // "iterd listening on 127.0.0.1:PORT"
+    const std::string text(line);
+    const size_t colon = text.rfind(':');
+    int port = 0;
+    if (!absl::StartsWith(text, "iterd listening on ") ||
+        colon == std::string::npos ||
+        !absl::SimpleAtoi(absl::StripAsciiWhitespace(text.substr(colon + 1)),
+                          &port)) {
+      return false;
+    }
+    address_ = absl::StrCat("127.0.0.1:", port);
+    return true;
+  }
+
+  void Stop() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+      pid_ = -1;
+    }
+    if (stdout_ != nullptr) std::fclose(stdout_);
+    stdout_ = nullptr;
+  }
+
+  const std::string& address() const { return address_; }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* stdout_ = nullptr;
+  std::string address_;
+};
+
+Daemon* daemon_process = nullptr;
+
+class ClientTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    daemon_process = new Daemon();
+    ASSERT_TRUE(daemon_process->Start()) << "server/iterd did not start";
+  }
+  static void TearDownTestSuite() {
+    daemon_process->Stop();
+    delete daemon_process;
+    daemon_process = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_FALSE(daemon_process->address().empty());
+    absl::StatusOr<std::unique_ptr<Client>> client =
+        Client::Connect(daemon_process->address(), options_);
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+    // data[i][j] = 10 i + j, label[i] = i.
+    for (int i = 0; i < kSamples; ++i) {
+      for (int j = 0; j < kFeatures; ++j) data_.push_back(10.0f * i + j);
+      label_.push_back(static_cast<float>(i));
+    }
+  }
+
+  // NDArrayIter over inline data (10, 2) and label (10,), B=3, pad mode.
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> OpenInline() {
+    iterd::v1::OpenIterator open;
+    iterd::v1::NDArrayConfig* config = open.mutable_config()->mutable_ndarray();
+    iterd::v1::ArraySource* data = config->add_data();
+    data->set_name("data");
+    data->mutable_inline_()->set_dtype(iterd::v1::FLOAT32);
+    data->mutable_inline_()->add_shape(kSamples);
+    data->mutable_inline_()->add_shape(kFeatures);
+    iterd::v1::ArraySource* label = config->add_label();
+    label->set_name("softmax_label");
+    label->mutable_inline_()->set_dtype(iterd::v1::FLOAT32);
+    label->mutable_inline_()->add_shape(kSamples);
+    config->set_batch_size(kBatchSize);
+    config->set_last_batch_handle(iterd::v1::PAD);
+    const std::vector<absl::Span<const uint8_t>> arrays = {
+        {reinterpret_cast<const uint8_t*>(data_.data()),
+         data_.size() * sizeof(float)},
+        {reinterpret_cast<const uint8_t*>(label_.data()),
+         label_.size() * sizeof(float)}};
+    return client_->Open(open, arrays);
+  }
+
+  ClientOptions options_;
+  std::unique_ptr<Client> client_;
+  std::vector<float> data_;
+  std::vector<float> label_;
+};
+
+// The samples of the 4 batches of an epoch: [0,1,2] [3,4,5] [6,7,8] [9,0,1].
+void ExpectPadModeEpoch(RemoteIterator& iterator, int64_t epoch) {
+  for (int batch_number = 0; batch_number < 4; ++batch_number) {
+    absl::StatusOr<std::optional<Batch>> batch = iterator.Next();
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    ASSERT_TRUE(batch->has_value()) << "epoch " << epoch << " ended early";
+    const Batch& value = **batch;
+    EXPECT_EQ(value.epoch, epoch);
+    EXPECT_EQ(value.pad, batch_number == 3 ? 2 : 0);
+    ASSERT_EQ(value.data.size(), 1u);
+    ASSERT_EQ(value.label.size(), 1u);
+    EXPECT_EQ(value.data[0].shape, std::vector<int64_t>({3, 2}));
+    EXPECT_EQ(value.label[0].shape, std::vector<int64_t>({3}));
+    absl::Span<const float> data = value.data[0].values<float>();
+    absl::Span<const float> label = value.label[0].values<float>();
+    ASSERT_EQ(data.size(), 6u);
+    ASSERT_EQ(label.size(), 3u);
+    for (int row = 0; row < kBatchSize; ++row) {
+      const int sample = (batch_number * kBatchSize + row) % kSamples;
+      EXPECT_EQ(data[row * 2], 10.0f * sample) << "batch " << batch_number;
+      EXPECT_EQ(data[row * 2 + 1], 10.0f * sample + 1);
+      EXPECT_EQ(label[row], static_cast<float>(sample));
+    }
+  }
+  absl::StatusOr<std::optional<Batch>> end = iterator.Next();
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_FALSE(end->has_value()) << "epoch " << epoch << " has a 5th batch";
+}
+
+TEST_F(ClientTest, InlineArraysInPadModeGiveExactValuesAndPadsOverTwoEpochs) {
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> iterator = OpenInline();
+  ASSERT_TRUE(iterator.ok()) << iterator.status();
+  ASSERT_EQ((*iterator)->provide_data().size(), 1);
+  EXPECT_EQ((*iterator)->provide_data()[0].name(), "data");
+  EXPECT_EQ((*iterator)->provide_data()[0].dtype(), iterd::v1::FLOAT32);
+  EXPECT_EQ((*iterator)->provide_label().size(), 1);
+  EXPECT_EQ((*iterator)->batch_size(), 3);
+  ExpectPadModeEpoch(**iterator, 0);
+  ASSERT_TRUE((*iterator)->Reset().ok());
+  ExpectPadModeEpoch(**iterator, 1);
+}
+
+TEST_F(ClientTest, NextKeepsReturningEndOfEpochUntilReset) {
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> iterator = OpenInline();
+  ASSERT_TRUE(iterator.ok()) << iterator.status();
+  ExpectPadModeEpoch(**iterator, 0);
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<std::optional<Batch>> end = (*iterator)->Next();
+    ASSERT_TRUE(end.ok()) << end.status();
+    EXPECT_FALSE(end->has_value());
+  }
+  ASSERT_TRUE((*iterator)->Reset().ok());
+  absl::StatusOr<std::optional<Batch>> first = (*iterator)->Next();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->has_value());
+}
+
+TEST_F(ClientTest, ResetInTheMiddleOfAFetchWindowKeepsTheIterator) {
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> iterator = OpenInline();
+  ASSERT_TRUE(iterator.ok()) << iterator.status();
+  // One batch read out of a window of 3: Reset must drain, not cancel.
+  (*iterator)->set_max_batches(3);
+  absl::StatusOr<std::optional<Batch>> first = (*iterator)->Next();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->has_value());
+  ASSERT_TRUE((*iterator)->Reset().ok());
+  ExpectPadModeEpoch(**iterator, 1);
+}
+
+TEST_F(ClientTest, ProtoTransportGivesTheSameBatchesAsRaw) {
+  options_.transport = FetchTransport::kProto;
+  absl::StatusOr<std::unique_ptr<Client>> proto_client =
+      Client::Connect(daemon_process->address(), options_);
+  ASSERT_TRUE(proto_client.ok()) << proto_client.status();
+  client_ = *std::move(proto_client);
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> iterator = OpenInline();
+  ASSERT_TRUE(iterator.ok()) << iterator.status();
+  ExpectPadModeEpoch(**iterator, 0);
+}
+
+TEST_F(ClientTest, BatchOutlivesItsIterator) {
+  std::optional<Batch> kept;
+  {
+    absl::StatusOr<std::unique_ptr<RemoteIterator>> iterator = OpenInline();
+    ASSERT_TRUE(iterator.ok()) << iterator.status();
+    absl::StatusOr<std::optional<Batch>> batch = (*iterator)->Next();
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    kept = std::move(*batch);
+  }
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->data[0].values<float>()[2], 10.0f);
+}
+
+TEST_F(ClientTest, UnknownPipelineNameIsNotFoundWithTheServersMessage) {
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> iterator =
+      client_->OpenNamed("no_such_pipeline");
+  ASSERT_FALSE(iterator.ok());
+  EXPECT_EQ(iterator.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(
+      absl::StrContains(iterator.status().message(), "no_such_pipeline"))
+      << iterator.status();
+}
+
+TEST_F(ClientTest, WrongNumberOfInlineArraysIsInvalidArgument) {
+  iterd::v1::OpenIterator open;
+  iterd::v1::NDArrayConfig* config = open.mutable_config()->mutable_ndarray();
+  config->add_data()->mutable_inline_()->add_shape(kSamples);
+  config->set_batch_size(kBatchSize);
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> iterator =
+      client_->Open(open, {});
+  EXPECT_EQ(iterator.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(iterator.status().message(), "inline arrays"));
+}
+
+TEST_F(ClientTest, ClosedIteratorIsFreedOnTheDaemonAndRefusesNext) {
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> iterator = OpenInline();
+  ASSERT_TRUE(iterator.ok()) << iterator.status();
+  absl::StatusOr<iterd::v1::GetServerStatsResponse> before = client_->Stats();
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_TRUE((*iterator)->Close().ok());
+  absl::StatusOr<iterd::v1::GetServerStatsResponse> after = client_->Stats();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->open_iterators(), before->open_iterators() - 1);
+  EXPECT_EQ((*iterator)->Next().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE((*iterator)->Close().ok());
+}
+
+TEST_F(ClientTest, DaemonWithoutConfigListsNoPipelines) {
+  absl::StatusOr<std::vector<iterd::v1::PipelineInfo>> pipelines =
+      client_->ListPipelines();
+  ASSERT_TRUE(pipelines.ok()) << pipelines.status();
+  EXPECT_TRUE(pipelines->empty());
+}
+
+TEST(ClientConnectTest, UnreachableAddressIsUnavailable) {
+  ClientOptions options;
+  options.connect_timeout = absl::Milliseconds(200);
+  // Port 1 on loopback: nothing listens there in a test sandbox.
+  absl::StatusOr<std::unique_ptr<Client>> client =
+      Client::Connect("127.0.0.1:1", options);
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace iterd::client

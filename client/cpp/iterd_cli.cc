@@ -1,0 +1,167 @@
+// iterd_cli: lists a daemon's pipelines or reads batches from one of them.
+//
+//   iterd_cli --server=127.0.0.1:7070 list
+//   iterd_cli --server=127.0.0.1:7070 open mnist_train --batches=100 --epochs=2
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/cpp/client.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:7070", "Daemon address host:port.");
+ABSL_FLAG(int64_t, batches, 0,
+          "open: batches to read per epoch; 0 reads whole epochs.");
+ABSL_FLAG(int64_t, epochs, 1, "open: epochs to read.");
+ABSL_FLAG(int64_t, print_batches, 3, "open: batches described per epoch.");
+ABSL_FLAG(uint32_t, max_batches, 2, "open: batches per Fetch call.");
+ABSL_FLAG(std::string, transport, "raw",
+          "open: 'raw' (generic stub) or 'proto' (generated stub).");
+
+namespace iterd::client {
+namespace {
+
+std::string Shape(const std::vector<int64_t>& shape) {
+  return absl::StrCat("(", absl::StrJoin(shape, ","), ")");
+}
+
+std::string Describe(
+    const google::protobuf::RepeatedPtrField<iterd::v1::DataDesc>& descs) {
+  std::vector<std::string> parts;
+  for (const iterd::v1::DataDesc& desc : descs) {
+    parts.push_back(absl::StrCat(
+        "DataDesc[", desc.name(), ",(", absl::StrJoin(desc.shape(), ","), "),",
+        iterd::v1::DataType_Name(desc.dtype()), ",", desc.layout(), "]"));
+  }
+  return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
+}
+
+absl::Status List(Client& client) {
+  absl::StatusOr<std::vector<iterd::v1::PipelineInfo>> pipelines =
+      client.ListPipelines();
+  if (!pipelines.ok()) return pipelines.status();
+  for (const iterd::v1::PipelineInfo& info : *pipelines) {
+    const char* kind = info.config().has_ndarray() ? "ndarray"
+                       : info.config().has_csv()   ? "csv"
+                                                   : "other";
+    std::printf("%s\t%s\t%s\n", info.name().c_str(), kind,
+                info.description().c_str());
+  }
+  if (pipelines->empty()) std::printf("(no pipelines configured)\n");
+  return absl::OkStatus();
+}
+
+absl::Status Open(Client& client, const std::string& name) {
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> opened =
+      client.OpenNamed(name);
+  if (!opened.ok()) return opened.status();
+  RemoteIterator& iterator = **opened;
+  iterator.set_max_batches(absl::GetFlag(FLAGS_max_batches));
+  std::printf("iterator %s batch_size=%lld seed=%llu num_samples=%lld\n",
+              iterator.id().c_str(),
+              static_cast<long long>(iterator.batch_size()),
+              static_cast<unsigned long long>(iterator.seed()),
+              static_cast<long long>(iterator.num_samples()));
+  std::printf("provide_data: %s\n", Describe(iterator.provide_data()).c_str());
+  std::printf("provide_label: %s\n",
+              Describe(iterator.provide_label()).c_str());
+
+  const int64_t batches_per_epoch = absl::GetFlag(FLAGS_batches);
+  const int64_t print_batches = absl::GetFlag(FLAGS_print_batches);
+  int64_t total_batches = 0;
+  uint64_t total_bytes = 0;
+  const absl::Time start = absl::Now();
+  for (int64_t epoch = 0; epoch < absl::GetFlag(FLAGS_epochs); ++epoch) {
+    if (epoch > 0) {
+      absl::Status status = iterator.Reset();
+      if (!status.ok()) return status;
+    }
+    int64_t in_epoch = 0;
+    while (batches_per_epoch == 0 || in_epoch < batches_per_epoch) {
+      absl::StatusOr<std::optional<Batch>> batch = iterator.Next();
+      if (!batch.ok()) return batch.status();
+      if (!batch->has_value()) break;
+      const Batch& value = **batch;
+      if (in_epoch < print_batches) {
+        std::vector<std::string> data, label;
+        for (const Tensor& tensor : value.data) {
+          data.push_back(Shape(tensor.shape));
+        }
+        for (const Tensor& tensor : value.label) {
+          label.push_back(Shape(tensor.shape));
+        }
+        std::printf("epoch %lld batch %lld: data %s label %s pad %lld\n",
+                    static_cast<long long>(value.epoch),
+                    static_cast<long long>(in_epoch),
+                    absl::StrJoin(data, " ").c_str(),
+                    absl::StrJoin(label, " ").c_str(),
+                    static_cast<long long>(value.pad));
+      }
+      ++in_epoch;
+      total_bytes += value.payload->size();
+    }
+    std::printf("epoch %lld: %lld batches\n", static_cast<long long>(epoch),
+                static_cast<long long>(in_epoch));
+    total_batches += in_epoch;
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::printf("%lld batches, %.1f MB in %.3f s: %.1f batches/s, %.1f MB/s\n",
+              static_cast<long long>(total_batches), total_bytes / 1e6, seconds,
+              seconds > 0 ? total_batches / seconds : 0.0,
+              seconds > 0 ? total_bytes / 1e6 / seconds : 0.0);
+  return iterator.Close();
+}
+
+int Run(const std::vector<char*>& args) {
+  const std::string command = args.size() > 1 ? args[1] : "";
+  absl::Status status;
+  if (command != "list" && !(command == "open" && args.size() == 3)) {
+    std::fprintf(stderr, "%s\n", absl::ProgramUsageMessage().data());
+    return 2;
+  }
+  const std::string transport = absl::GetFlag(FLAGS_transport);
+  if (transport != "raw" && transport != "proto") {
+    std::fprintf(stderr, "--transport must be raw or proto, not '%s'\n",
+                 transport.c_str());
+    return 2;
+  }
+  ClientOptions options;
+  options.transport =
+      transport == "raw" ? FetchTransport::kRaw : FetchTransport::kProto;
+  absl::StatusOr<std::unique_ptr<Client>> client =
+      Client::Connect(absl::GetFlag(FLAGS_server), options);
+  if (!client.ok()) {
+    status = client.status();
+  } else if (command == "list") {
+    status = List(**client);
+  } else {
+    status = Open(**client, args[2]);
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace iterd::client
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "iterd_cli --server=HOST:PORT list | open NAME [--batches=N] "
+      "[--epochs=E]");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  return iterd::client::Run(args);
+}

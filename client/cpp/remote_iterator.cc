@@ -1,0 +1,172 @@
+#include "client/cpp/remote_iterator.h"
+
+#include <grpcpp/client_context.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "client/cpp/status_convert.h"
+#include "common/status/status_macros.h"
+
+namespace iterd::client {
+namespace {
+
+// Idle buffers kept for reuse: enough for a caller that holds on to a batch
+// or two while the next ones arrive.
+constexpr size_t kFreeBuffers = 3;
+constexpr std::chrono::seconds kCloseDeadline{10};
+
+}  // namespace
+
+RemoteIterator::RemoteIterator(std::shared_ptr<grpc::Channel> channel,
+                               iterd::v1::OpenIteratorResponse opened,
+                               FetchTransport transport)
+    : channel_(std::move(channel)),
+      stub_(iterd::v1::DataIterService::NewStub(channel_)),
+      generic_stub_(std::make_unique<grpc::GenericStub>(channel_)),
+      opened_(std::move(opened)),
+      transport_(transport),
+      pool_(PayloadPool::Create(kFreeBuffers)) {}
+
+RemoteIterator::~RemoteIterator() { Close().IgnoreError(); }
+
+absl::Status RemoteIterator::CheckOpen() const {
+  if (closed_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("iterator ", id(), " is closed"));
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<FetchStream> RemoteIterator::StartFetch() {
+  iterd::v1::FetchRequest request;
+  request.set_iterator_id(id());
+  request.set_max_batches(max_batches_);
+  if (transport_ == FetchTransport::kRaw) {
+    return StartRawFetch(generic_stub_.get(), request);
+  }
+  return StartProtoFetch(stub_.get(), request);
+}
+
+absl::StatusOr<std::optional<Batch>> RemoteIterator::Next() {
+  ITERD_RETURN_IF_ERROR(CheckOpen());
+  if (end_of_epoch_) return std::optional<Batch>();
+  // A stream that ends with neither a batch nor EpochEnd would make us spin.
+  bool fresh_stream_was_empty = false;
+  for (;;) {
+    const bool fresh = stream_ == nullptr;
+    if (fresh) stream_ = StartFetch();
+    iterd::v1::BatchHeader header;
+    size_t chunk_bytes = 0;
+    absl::StatusOr<FetchPart> part = stream_->Read(&header, {}, &chunk_bytes);
+    if (!part.ok()) {
+      stream_.reset();
+      return part.status();
+    }
+    switch (*part) {
+      case FetchPart::kStreamEnd:
+        stream_.reset();
+        if (fresh) {
+          if (fresh_stream_was_empty) {
+            return absl::DataLossError(
+                absl::StrCat("Fetch on iterator ", id(),
+                             " ended twice with neither a batch nor EpochEnd"));
+          }
+          fresh_stream_was_empty = true;
+        }
+        continue;
+      case FetchPart::kEndOfEpoch: {
+        end_of_epoch_ = true;
+        absl::Status status = stream_->Drain();
+        stream_.reset();
+        ITERD_RETURN_IF_ERROR(status);
+        return std::optional<Batch>();
+      }
+      case FetchPart::kChunk:
+        stream_.reset();
+        return absl::DataLossError(absl::StrCat(
+            "Fetch on iterator ", id(), " sent a chunk before any header"));
+      case FetchPart::kHeader: {
+        absl::StatusOr<Batch> batch = ReadPayload(header);
+        if (!batch.ok()) {
+          stream_.reset();
+          return batch.status();
+        }
+        ++batches_consumed_;
+        return std::optional<Batch>(*std::move(batch));
+      }
+    }
+  }
+}
+
+absl::StatusOr<Batch> RemoteIterator::ReadPayload(
+    const iterd::v1::BatchHeader& header) {
+  ITERD_RETURN_IF_ERROR(ValidateBatchHeader(header));
+  std::shared_ptr<PayloadBuffer> payload =
+      pool_->Acquire(header.payload_bytes());
+  const size_t total = header.payload_bytes();
+  size_t filled = 0;
+  iterd::v1::BatchHeader unexpected_header;
+  while (filled < total) {
+    size_t chunk_bytes = 0;
+    ITERD_ASSIGN_OR_RETURN(
+        FetchPart part,
+        stream_->Read(&unexpected_header, payload->span().subspan(filled),
+                      &chunk_bytes));
+    if (part != FetchPart::kChunk) {
+      return absl::DataLossError(absl::StrCat(
+          "batch ", header.sequence(), " of iterator ", id(), " ended after ",
+          filled, " of its ", total, " payload bytes"));
+    }
+    filled += chunk_bytes;
+  }
+  return MakeBatch(header, std::move(payload));
+}
+
+absl::Status RemoteIterator::Reset() {
+  ITERD_RETURN_IF_ERROR(CheckOpen());
+  if (stream_ != nullptr) {
+    absl::Status status = stream_->Drain();
+    stream_.reset();
+    ITERD_RETURN_IF_ERROR(status);
+  }
+  iterd::v1::ResetRequest request;
+  request.set_iterator_id(id());
+  request.set_batches_consumed(batches_consumed_);
+  iterd::v1::ResetResponse response;
+  grpc::ClientContext context;
+  ITERD_RETURN_IF_ERROR(
+      FromGrpcStatus(stub_->Reset(&context, request, &response)));
+  end_of_epoch_ = false;
+  batches_consumed_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status RemoteIterator::Close() {
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  // Cancelling an open stream frees the iterator at once; CloseIterator then
+  // finds nothing, which it reports as OK.
+  stream_.reset();
+  iterd::v1::CloseIteratorRequest request;
+  request.set_iterator_id(id());
+  iterd::v1::CloseIteratorResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + kCloseDeadline);
+  return FromGrpcStatus(stub_->CloseIterator(&context, request, &response));
+}
+
+absl::StatusOr<std::vector<uint64_t>> RemoteIterator::SampleOrder() {
+  ITERD_RETURN_IF_ERROR(CheckOpen());
+  iterd::v1::GetSampleOrderRequest request;
+  request.set_iterator_id(id());
+  iterd::v1::GetSampleOrderResponse response;
+  grpc::ClientContext context;
+  ITERD_RETURN_IF_ERROR(
+      FromGrpcStatus(stub_->GetSampleOrder(&context, request, &response)));
+  return std::vector<uint64_t>(response.order().begin(),
+                               response.order().end());
+}
+
+}  // namespace iterd::client

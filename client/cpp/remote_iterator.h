@@ -1,0 +1,121 @@
+// File: client/cpp/remote_iterator.h
+//
+// RemoteIterator: a daemon-side iterator seen as an MXNet DataIter. Next()
+// returns batches of the current epoch and std::nullopt at its end (again and
+// again until Reset()). Batches are pulled with Fetch calls of up to
+// max_batches() batches each, so at most that many are in flight; each batch
+// is assembled in one recycled buffer (payload_pool.h).
+//
+//   ITERD_ASSIGN_OR_RETURN(std::unique_ptr<RemoteIterator> it,
+//                          client->OpenNamed("imagenet_val"));
+//   for (;;) {
+//     ITERD_ASSIGN_OR_RETURN(std::optional<Batch> batch, it->Next());
+//     if (!batch.has_value()) break;
+//     ...
+//   }
+//   ITERD_RETURN_IF_ERROR(it->Reset());
+//
+// Thread-compatible: one thread at a time (the daemon refuses two concurrent
+// Fetch calls on one iterator anyway). Owns its lease: Close() or the
+// destructor frees the daemon-side iterator. Batches it returned stay valid
+// after it is gone.
+
+#ifndef ITERD_CLIENT_CPP_REMOTE_ITERATOR_H_
+#define ITERD_CLIENT_CPP_REMOTE_ITERATOR_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/generic/generic_stub.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "client/cpp/batch.h"
+#include "client/cpp/fetch_stream.h"
+#include "client/cpp/payload_pool.h"
+#include "iterd/v1/service.grpc.pb.h"
+
+namespace iterd::client {
+
+// How Fetch responses are read (see fetch_stream.h).
+enum class FetchTransport {
+  kProto,  // Generated stub, protobuf parse, then a copy.
+  kRaw,    // Generic stub, slices copied straight into the batch.
+};
+
+class RemoteIterator final {
+ public:
+  // Takes over the iterator described by `opened` (made by Client::Open).
+  RemoteIterator(std::shared_ptr<grpc::Channel> channel,
+                 iterd::v1::OpenIteratorResponse opened,
+                 FetchTransport transport);
+  RemoteIterator(const RemoteIterator&) = delete;
+  RemoteIterator& operator=(const RemoteIterator&) = delete;
+  ~RemoteIterator();
+
+  // The next batch, or std::nullopt at the end of the epoch. Errors are the
+  // daemon's (NOT_FOUND once the lease expired) or DataLoss for a malformed
+  // stream.
+  absl::StatusOr<std::optional<Batch>> Next();
+
+  // Starts the next epoch. Mid-epoch, the open Fetch stream is read to its
+  // end first: cancelling it would make the daemon free the iterator.
+  absl::Status Reset();
+
+  // Frees the daemon-side iterator. Idempotent; afterwards every other call
+  // fails with FailedPrecondition.
+  absl::Status Close();
+
+  // The daemon's current sample order (NDArrayIter.idx).
+  absl::StatusOr<std::vector<uint64_t>> SampleOrder();
+
+  const std::string& id() const { return opened_.iterator_id(); }
+  const google::protobuf::RepeatedPtrField<iterd::v1::DataDesc>& provide_data()
+      const {
+    return opened_.provide_data();
+  }
+  const google::protobuf::RepeatedPtrField<iterd::v1::DataDesc>& provide_label()
+      const {
+    return opened_.provide_label();
+  }
+  int64_t batch_size() const { return opened_.batch_size(); }
+  uint64_t seed() const { return opened_.seed(); }
+  // -1 when the daemon cannot know before a full pass (CSV).
+  int64_t num_samples() const { return opened_.num_samples(); }
+
+  // Batches per Fetch call (default 2): the bound on batches in flight.
+  void set_max_batches(uint32_t max_batches) {
+    max_batches_ = max_batches == 0 ? 1 : max_batches;
+  }
+  uint32_t max_batches() const { return max_batches_; }
+
+ private:
+  absl::Status CheckOpen() const;
+  std::unique_ptr<FetchStream> StartFetch();
+  // Reads the chunks of the batch whose header was just read.
+  absl::StatusOr<Batch> ReadPayload(const iterd::v1::BatchHeader& header);
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<iterd::v1::DataIterService::Stub> stub_;
+  std::unique_ptr<grpc::GenericStub> generic_stub_;
+  const iterd::v1::OpenIteratorResponse opened_;
+  const FetchTransport transport_;
+  std::shared_ptr<PayloadPool> pool_;
+  uint32_t max_batches_ = 2;
+
+  std::unique_ptr<FetchStream> stream_;  // The open Fetch call, if any.
+  bool end_of_epoch_ = false;
+  bool closed_ = false;
+  // Batches of this epoch returned by Next(): Reset() tells the daemon, which
+  // has run ahead, so that MXNet's carry-over applies only to an epoch the
+  // caller really finished.
+  int64_t batches_consumed_ = 0;
+};
+
+}  // namespace iterd::client
+
+#endif  // ITERD_CLIENT_CPP_REMOTE_ITERATOR_H_

@@ -1,0 +1,31 @@
+"""iterd: MXNet mx.io-style data iterators served by the iterd daemon.
+
+    import iterd
+    it = iterd.NDArrayIter(data, label, batch_size=30, server="127.0.0.1:50051")
+    for batch in it:
+        batch.data[0]  # a NumPy array
+
+The server address comes from the `server` keyword, or the ITERD_ADDRESS environment variable.
+"""
+from iterd.client import Client
+from iterd.client import PipelineInfo
+from iterd.client import ServerStats
+from iterd.csv_iter import CSVIter
+from iterd.descriptors import DataBatch
+from iterd.descriptors import DataDesc
+from iterd.errors import DataLoss
+from iterd.errors import FailedPrecondition
+from iterd.errors import InvalidArgument
+from iterd.errors import IterdError
+from iterd.errors import NotFound
+from iterd.errors import PermissionDenied
+from iterd.errors import ResourceExhausted
+from iterd.errors import Unavailable
+from iterd.ndarray_iter import NDArrayIter
+from iterd.remote_iter import RemoteIter
+
+__all__ = [
+    "Client", "CSVIter", "DataBatch", "DataDesc", "DataLoss", "FailedPrecondition",
+    "InvalidArgument", "IterdError", "NDArrayIter", "NotFound", "PermissionDenied", "PipelineInfo",
+    "RemoteIter", "ResourceExhausted", "ServerStats", "Unavailable",
+]

@@ -1,0 +1,192 @@
+"""Client: a connection to one iterd daemon and the calls of the DataIterService.
+
+A Client owns a gRPC channel. It opens iterators (named pipelines, or inline configs with arrays
+uploaded in the OpenIterator stream) and returns RemoteIter objects that pull batches through it.
+Thread-safe: a channel may be shared by several iterators and threads (each iterator itself is
+used by one thread at a time).
+"""
+import collections
+import os
+import socket
+
+import grpc
+import numpy as np
+
+from iterd import errors
+from iterd.remote_iter import RemoteIter
+from iterd.v1 import pipeline_pb2
+from iterd.v1 import service_pb2
+from iterd.v1 import service_pb2_grpc
+
+ADDRESS_ENVIRONMENT_VARIABLE = "ITERD_ADDRESS"
+# Batches arrive in ~4 MB chunks; 64 MB leaves room for daemons configured with larger chunks.
+MAX_MESSAGE_BYTES = 64 << 20
+# Inline arrays are uploaded in messages of this size (the daemon's own chunk size).
+UPLOAD_CHUNK_BYTES = 4 << 20
+DEFAULT_MAX_BATCHES = 2
+
+PipelineInfo = collections.namedtuple("PipelineInfo", ["name", "description", "config"])
+ServerStats = collections.namedtuple(
+    "ServerStats",
+    ["open_iterators", "iterators_opened", "iterators_expired", "batches_served", "bytes_served"])
+
+
+def resolve_address(address):
+    """The daemon address: `address` if given, else $ITERD_ADDRESS; InvalidArgument if neither."""
+    if address:
+        return address
+    address = os.environ.get(ADDRESS_ENVIRONMENT_VARIABLE, "")
+    if not address:
+        raise errors.InvalidArgument(
+            "no iterd server address: pass server='HOST:PORT' (or Client('HOST:PORT')) or set "
+            "the %s environment variable" % ADDRESS_ENVIRONMENT_VARIABLE)
+    return address
+
+
+def resolve_max_batches(max_batches, in_flight):
+    """Batches per Fetch window from the max_batches / in_flight keywords (aliases)."""
+    if max_batches is not None and in_flight is not None and max_batches != in_flight:
+        raise errors.InvalidArgument("max_batches=%r and in_flight=%r disagree" %
+                                     (max_batches, in_flight))
+    value = max_batches if max_batches is not None else in_flight
+    if value is None:
+        return DEFAULT_MAX_BATCHES
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise errors.InvalidArgument("max_batches (in_flight) must be a positive integer, got %r" %
+                                     (value,))
+    return int(value)
+
+
+def client_description():
+    return "python pid=%d host=%s" % (os.getpid(), socket.gethostname())
+
+
+class Client(object):
+    """A connection to an iterd daemon (mirrors the daemon's DataIterService)."""
+
+    def __init__(self, address=None):
+        self.address = resolve_address(address)
+        self._channel = grpc.insecure_channel(
+            self.address,
+            options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
+        self._stub = service_pb2_grpc.DataIterServiceStub(self._channel)
+        # Fetch responses stay serialized bytes: chunks are copied out without a protobuf parse.
+        self._fetch_raw = self._channel.unary_stream(
+            "/iterd.v1.DataIterService/Fetch",
+            request_serializer=service_pb2.FetchRequest.SerializeToString,
+            response_deserializer=None)
+
+    # ----- Opening iterators -----
+
+    def open(self, name, batch_size=None, shuffle=None, seed=None, num_parts=None,
+             part_index=None, max_batches=None, in_flight=None):
+        """Opens the named pipeline of the daemon's config, with optional overrides."""
+        overrides = service_pb2.PipelineOverrides()
+        for field, value in (("batch_size", batch_size), ("shuffle", shuffle), ("seed", seed),
+                             ("num_parts", num_parts), ("part_index", part_index)):
+            if value is not None:
+                setattr(overrides, field, value)
+        if batch_size is not None and batch_size <= 0:
+            raise errors.InvalidArgument("batch_size must be > 0, got %r" % (batch_size,))
+        window = resolve_max_batches(max_batches, in_flight)
+        open_message = service_pb2.OpenIterator(name=name, overrides=overrides,
+                                                client=client_description())
+        return self._open_iterator(open_message, (), window)
+
+    def open_config(self, config, arrays=(), max_batches=None, in_flight=None,
+                    iterator_class=RemoteIter, owns_client=False):
+        """Opens an inline pipeline.
+
+        Args:
+          config: a pipeline_pb2.PipelineConfig.
+          arrays: the inline arrays in the protocol's order (NDArrayConfig data then label,
+            inline ones only), as C-contiguous little-endian NumPy arrays of the declared dtype.
+          max_batches / in_flight: batches per Fetch window (default 2).
+          iterator_class: RemoteIter or a subclass to return.
+          owns_client: the iterator closes this client when it is closed.
+        """
+        if not isinstance(config, pipeline_pb2.PipelineConfig):
+            raise errors.InvalidArgument("config must be an iterd.v1.PipelineConfig")
+        window = resolve_max_batches(max_batches, in_flight)
+        open_message = service_pb2.OpenIterator(config=config,
+                                                client=client_description())
+        return self._open_iterator(open_message, arrays, window, iterator_class, owns_client)
+
+    def _open_iterator(self, open_message, arrays, window, iterator_class=RemoteIter,
+                       owns_client=False):
+        response = self.open_iterator_response(open_message, arrays)
+        return iterator_class(self, response, window, owns_client=owns_client)
+
+    def open_iterator_response(self, open_message, arrays=()):
+        """The OpenIterator call itself: sends `open_message` (a service_pb2.OpenIterator) then
+        the inline arrays in ~4 MB ArrayChunk messages; returns the OpenIteratorResponse."""
+        try:
+            return self._stub.OpenIterator(self._open_requests(open_message, arrays))
+        except grpc.RpcError as rpc_error:
+            raise errors.from_rpc_error(rpc_error) from None
+
+    @staticmethod
+    def _open_requests(open_message, arrays):
+        yield service_pb2.OpenIteratorRequest(open=open_message)
+        for number, array in enumerate(arrays):
+            bytes_view = memoryview(np.ascontiguousarray(array)).cast("B")
+            for start in range(0, len(bytes_view), UPLOAD_CHUNK_BYTES):
+                piece = bytes(bytes_view[start:start + UPLOAD_CHUNK_BYTES])
+                yield service_pb2.OpenIteratorRequest(
+                    chunk=service_pb2.ArrayChunk(array=number, data=piece))
+
+    # ----- Calls on open iterators (used by RemoteIter) -----
+
+    def fetch_stream(self, iterator_id, max_batches):
+        """The raw Fetch call: an iterator of serialized FetchResponse bytes (also a grpc.Call)."""
+        return self._fetch_raw(service_pb2.FetchRequest(iterator_id=iterator_id,
+                                                        max_batches=max_batches))
+
+    def reset_iterator(self, iterator_id, batches_consumed=None):
+        """Starts the next epoch; `batches_consumed` = batches of this epoch the user received."""
+        request = service_pb2.ResetRequest(iterator_id=iterator_id)
+        if batches_consumed is not None:
+            request.batches_consumed = batches_consumed
+        self._call(self._stub.Reset, request)
+
+    def close_iterator(self, iterator_id):
+        self._call(self._stub.CloseIterator,
+                   service_pb2.CloseIteratorRequest(iterator_id=iterator_id))
+
+    def sample_order(self, iterator_id):
+        """The current epoch's sample order of an NDArray iterator (NDArrayIter.idx)."""
+        response = self._call(self._stub.GetSampleOrder,
+                              service_pb2.GetSampleOrderRequest(iterator_id=iterator_id))
+        return np.array(response.order, dtype=np.int64)
+
+    # ----- Daemon-wide calls -----
+
+    def list_pipelines(self):
+        """The pipelines declared in the daemon's config, as PipelineInfo(name, description, config)."""
+        response = self._call(self._stub.ListPipelines, service_pb2.ListPipelinesRequest())
+        return [PipelineInfo(p.name, p.description, p.config) for p in response.pipelines]
+
+    def stats(self):
+        """The daemon's counters as a ServerStats namedtuple."""
+        response = self._call(self._stub.GetServerStats, service_pb2.GetServerStatsRequest())
+        return ServerStats(response.open_iterators, response.iterators_opened,
+                           response.iterators_expired, response.batches_served,
+                           response.bytes_served)
+
+    def close(self):
+        """Closes the channel (iterators opened through it stop working)."""
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        self.close()
+
+    @staticmethod
+    def _call(method, request):
+        try:
+            return method(request)
+        except grpc.RpcError as rpc_error:
+            raise errors.from_rpc_error(rpc_error) from None

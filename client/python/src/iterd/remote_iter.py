@@ -1,0 +1,223 @@
+"""RemoteIter: an mx.io.DataIter whose batches are produced by an iterator in the iterd daemon.
+
+Batches are pulled in Fetch windows of `max_batches` batches: a window is one server stream of,
+per batch, a BatchHeader and the chunks of its payload. A stream that ends without end_of_epoch
+only closes the window and the next Fetch continues the epoch.
+
+A Fetch stream is never abandoned half read: the daemon frees an iterator whose stream is
+cancelled, and gRPC Python cancels a call that is garbage collected before it finished. So a
+stream is always read to its end (reset() drains and discards what is left), and only close()
+cancels.
+
+Not thread-safe: use one iterator from one thread at a time (as MXNet's iterators).
+"""
+import grpc
+import numpy as np
+
+from iterd import errors
+from iterd.descriptors import DataBatch
+from iterd.descriptors import DataDesc
+from iterd.v1 import service_pb2
+from iterd.wire import BufferPool
+from iterd.wire import chunk_span
+from iterd.wire import split_payload
+
+
+class RemoteIter(object):
+    """Batches of one daemon iterator, with MXNet's DataIter interface.
+
+    Attributes:
+      iterator_id: the daemon's id of the iterator.
+      batch_size, provide_data, provide_label: as in mx.io (lists of DataDesc).
+      seed: the shuffle seed in use; num_samples: samples per epoch (-1 when unknown, CSV).
+    """
+
+    def __init__(self, client, open_response, max_batches, owns_client=False):
+        self._client = client
+        self._owns_client = owns_client
+        self._max_batches = max_batches
+        self.iterator_id = open_response.iterator_id
+        self.batch_size = int(open_response.batch_size)
+        self.seed = int(open_response.seed)
+        self.num_samples = int(open_response.num_samples)
+        self._provide_data = [DataDesc.from_proto(d) for d in open_response.provide_data]
+        self._provide_label = [DataDesc.from_proto(d) for d in open_response.provide_label]
+        self._stream = None
+        self._end_of_epoch = False
+        self._closed = False
+        self._pool = BufferPool()
+        self._current_batch = None
+        # Batches of this epoch handed to the user: tells the daemon, at reset(), whether the
+        # epoch was finished (MXNet's carry-over) or reset mid-way, whatever it had sent ahead.
+        self._batches_consumed = 0
+
+    # ----- mx.io.DataIter interface -----
+
+    @property
+    def provide_data(self):
+        return self._provide_data
+
+    @property
+    def provide_label(self):
+        return self._provide_label
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self.next()
+
+    def next(self):
+        """The next DataBatch; StopIteration at the end of the epoch (until reset())."""
+        self._check_open()
+        if self._end_of_epoch:
+            raise StopIteration
+        empty_windows = 0
+        while True:
+            if self._stream is None:
+                self._stream = self._client.fetch_stream(self.iterator_id, self._max_batches)
+            message = self._next_message()
+            if message is None:
+                # The window is over without end_of_epoch: fetch the next one.
+                self._stream = None
+                empty_windows += 1
+                if empty_windows > 1:
+                    raise errors.DataLoss("Fetch of iterator %s ended without a batch or the end "
+                                          "of the epoch" % self.iterator_id)
+                continue
+            response = service_pb2.FetchResponse.FromString(message)
+            part = response.WhichOneof("part")
+            if part == "header":
+                batch = self._receive_batch(response.header)
+                self._batches_consumed += 1
+                return batch
+            if part == "end_of_epoch":
+                self._end_of_epoch = True
+                self._drain()
+                raise StopIteration
+            raise errors.DataLoss("iterator %s: unexpected %r message before a batch header" %
+                                  (self.iterator_id, part))
+
+    def reset(self):
+        """Starts the next epoch (MXNet's reset(), carry-over semantics of the pipeline)."""
+        self._check_open()
+        self._drain()
+        self._client.reset_iterator(self.iterator_id, self._batches_consumed)
+        self._batches_consumed = 0
+        self._end_of_epoch = False
+        self._current_batch = None
+        self._on_reset()
+
+    def close(self):
+        """Frees the daemon's iterator; the object is unusable afterwards. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._stream is not None:
+            # Cancelling frees the daemon's iterator already; CloseIterator then is a no-op.
+            self._stream.cancel()
+            self._stream = None
+        self._pool.clear()
+        try:
+            self._client.close_iterator(self.iterator_id)
+        except errors.NotFound:
+            pass  # Already freed (expired or cancelled): nothing left to close.
+        finally:
+            if self._owns_client:
+                self._client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # pylint: disable=broad-except
+            pass  # Best effort: the daemon's idle timeout frees the iterator anyway.
+
+    # MXNet's lower-level protocol: iter_next() then getdata()/getlabel()/getpad()/getindex().
+    def iter_next(self):
+        try:
+            self._current_batch = self.next()
+            return True
+        except StopIteration:
+            self._current_batch = None
+            return False
+
+    def getdata(self):
+        return self._current_batch.data
+
+    def getlabel(self):
+        return self._current_batch.label
+
+    def getpad(self):
+        return self._current_batch.pad
+
+    def getindex(self):
+        return self._current_batch.index
+
+    # ----- Internals -----
+
+    def _on_reset(self):
+        """Hook for subclasses: state tied to an epoch is stale after reset()."""
+
+    def _check_open(self):
+        if self._closed:
+            raise errors.FailedPrecondition("iterator %s is closed" % self.iterator_id)
+
+    def _next_message(self):
+        """The next serialized message of the current stream, or None at its end."""
+        try:
+            return next(self._stream)
+        except StopIteration:
+            self._stream = None
+            return None
+        except grpc.RpcError as rpc_error:
+            self._stream = None
+            raise errors.from_rpc_error(rpc_error) from None
+
+    def _drain(self):
+        """Reads the current stream to its end, discarding batches (never cancels it)."""
+        while self._stream is not None:
+            self._next_message()
+
+    def _receive_batch(self, header):
+        payload_bytes = int(header.payload_bytes)
+        buffer = self._pool.take(payload_bytes)
+        destination = memoryview(buffer)
+        filled = 0
+        while filled < payload_bytes:
+            message = self._next_message()
+            if message is None:
+                raise errors.DataLoss("iterator %s: stream ended after %d of the %d payload bytes "
+                                      "of batch %d" % (self.iterator_id, filled, payload_bytes,
+                                                       header.sequence))
+            span = chunk_span(message)
+            if span is None:
+                response = service_pb2.FetchResponse.FromString(message)
+                if response.WhichOneof("part") != "chunk":
+                    raise errors.DataLoss("iterator %s: batch %d got a %r message after %d of its "
+                                          "%d payload bytes" %
+                                          (self.iterator_id, header.sequence,
+                                           response.WhichOneof("part"), filled, payload_bytes))
+                message = response.chunk
+                span = (0, len(message))
+            start, length = span
+            if filled + length > payload_bytes:
+                raise errors.DataLoss("iterator %s: batch %d carries more than its %d payload "
+                                      "bytes" % (self.iterator_id, header.sequence, payload_bytes))
+            # The one copy of the payload: from the received message into the batch buffer.
+            destination[filled:filled + length] = memoryview(message)[start:start + length]
+            filled += length
+        del destination
+        try:
+            data, label = split_payload(buffer, header)
+        except ValueError as error:
+            raise errors.DataLoss("iterator %s: batch %d: %s" %
+                                  (self.iterator_id, header.sequence, error)) from None
+        self._pool.give(buffer)
+        index = np.array(header.index, dtype=np.uint64) if len(header.index) else None
+        return DataBatch(data, label, pad=int(header.pad), index=index)

@@ -1,0 +1,108 @@
+"""Raw decoding of Fetch stream messages and the reusable batch buffers.
+
+The client receives Fetch responses as serialized bytes (no protobuf parse) and recognises a
+`chunk` message by its first byte: FetchResponse keeps `bytes chunk = 2` first on the wire, so a
+chunk message is the tag 0x12, a varint length and then exactly that many payload bytes. Those
+bytes are copied once, straight into the batch's buffer. Other messages (header, end_of_epoch) are
+small and parsed with FetchResponse.FromString.
+
+Not thread-safe: a BufferPool belongs to one iterator.
+"""
+import sys
+
+import numpy as np
+
+from iterd.descriptors import little_endian_dtype
+
+# Field 2 (`chunk`), wire type 2 (length-delimited): (2 << 3) | 2.
+CHUNK_TAG = 0x12
+
+
+def chunk_span(message):
+    """Returns (start, length) of the chunk bytes in a serialized FetchResponse, or None.
+
+    None means the message is not a plain chunk message (a header or end_of_epoch, or a chunk
+    followed by other fields) and must be parsed with protobuf.
+    """
+    if len(message) < 2 or message[0] != CHUNK_TAG:
+        return None
+    length = 0
+    shift = 0
+    position = 1
+    while True:
+        if position >= len(message) or shift > 63:
+            return None
+        byte = message[position]
+        position += 1
+        length |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            break
+        shift += 7
+    if position + length != len(message):
+        return None
+    return position, length
+
+
+def split_payload(buffer, header):
+    """Views of one batch buffer as (data arrays, label arrays), per the BatchHeader.
+
+    The arrays share `buffer` (no copy); each holds a reference to it, which is what tells the
+    pool whether the buffer is still in use.
+    """
+    offset = 0
+    groups = []
+    for tensors in (header.data, header.label):
+        arrays = []
+        for tensor in tensors:
+            dtype = little_endian_dtype(tensor.dtype)
+            size = int(tensor.byte_size)
+            shape = tuple(int(d) for d in tensor.shape)
+            if offset + size > buffer.nbytes:
+                raise ValueError("tensor of %d bytes at offset %d overruns the %d-byte payload" %
+                                 (size, offset, buffer.nbytes))
+            count = 1
+            for d in shape:
+                count *= d
+            if count * dtype.itemsize != size:
+                raise ValueError("tensor shape %s of %s does not match byte_size %d" %
+                                 (shape, dtype, size))
+            arrays.append(buffer[offset:offset + size].view(dtype).reshape(shape))
+            offset += size
+        groups.append(arrays)
+    if offset != buffer.nbytes:
+        raise ValueError("tensors cover %d bytes of a %d-byte payload" % (offset, buffer.nbytes))
+    return groups[0], groups[1]
+
+
+class BufferPool(object):
+    """Recycles batch buffers that nobody outside the pool references any more.
+
+    Fresh large allocations are slow (page faults and zeroing run at ~2 GB/s against ~10 GB/s for
+    a memcpy into warm memory), so the buffer of a batch the user has dropped is reused. A buffer
+    is reused only when its reference count shows that no array of an earlier batch still points
+    into it: batches handed out stay valid for as long as the user keeps them.
+    """
+
+    def __init__(self, capacity=3):
+        self._capacity = capacity
+        self._buffers = []
+
+    def take(self, nbytes):
+        """A uint8 buffer of exactly nbytes: a free pooled one, or a new one."""
+        for position in range(len(self._buffers)):
+            candidate = self._buffers[position]
+            # References: the pool's list, `candidate` and getrefcount's argument. Anything more
+            # is an array (or memoryview) of a batch still alive somewhere.
+            if candidate.nbytes == nbytes and sys.getrefcount(candidate) <= 3:
+                del self._buffers[position]
+                return candidate
+        return np.empty(nbytes, dtype=np.uint8)
+
+    def give(self, buffer):
+        """Offers buffer for reuse once its batch is dropped; keeps the newest `capacity`."""
+        self._buffers.append(buffer)
+        if len(self._buffers) > self._capacity:
+            del self._buffers[0]
+
+    def clear(self):
+        self._buffers = []

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages iterd needs to build, test and run, when any is missing.
+# Runs apt-get as root (directly, or through sudo). Safe to run again: it does nothing when all
+# packages are present. Set ITERD_EXTRA_PACKAGES to add packages (space-separated).
+set -euo pipefail
+
+packages=(
+  # Build
+  bazel-bootstrap bazel-skylib bazel-rules-cc bazel-platforms pkg-config g++ git ca-certificates
+  # Libraries (Debian's gRPC 1.51, protobuf 3.21, Abseil 20220623, OpenCV 4.6, libjpeg-turbo 2.1)
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  libturbojpeg0-dev libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev zlib1g-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # Python client and tests (Debian's /usr/bin/python3)
+  python3 python3-grpcio python3-protobuf python3-numpy python3-pytest python3-venv python3-pip
+  python3-setuptools python3-wheel
+  # Used by the test and quick-start scripts
+  procps
+)
+# shellcheck disable=SC2206
+packages+=(${ITERD_EXTRA_PACKAGES:-})
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install_deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install_deps: installing ${missing[*]}"
+as_root=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install_deps: run as root (or install sudo)" >&2; exit 1; }
+  as_root=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -q
+"${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
