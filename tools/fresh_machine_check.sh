@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Proves the README's two commands on a brand-new Debian 12 machine: builds a minimal bookworm
+# root file system with debootstrap, imports it into podman, and runs ./quickstart.sh and then
+# ./test.sh in a fresh clone of this repository's HEAD inside it (as root, nothing preinstalled).
+#
+#   tools/fresh_machine_check.sh [quickstart|test|both]    (default both; logs in /tmp/iterd-fresh)
+#
+# Needs root on the host; installs podman and debootstrap there if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-both}
+work=/tmp/iterd-fresh
+mkdir -p "$work"
+
+ITERD_EXTRA_PACKAGES="podman debootstrap uidmap" tools/install_deps.sh >/dev/null
+export CONTAINERS_CONF="$PWD/deploy/containers.conf"
+
+image=localhost/iterd-fresh-bookworm:latest
+if ! podman image exists "$image"; then
+  mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  mirror=${mirror:-$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list)}
+  rootfs="$work/rootfs"
+  rm -rf "$rootfs"
+  echo "fresh: debootstrap --variant=minbase bookworm from $mirror"
+  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1
+  tar -C "$rootfs" -c --exclude='./var/cache/apt/archives/*.deb' --exclude='./var/lib/apt/lists/*' . |
+    podman import --change 'CMD ["bash"]' - "$image" >/dev/null
+  rm -rf "$rootfs"
+fi
+
+# A fresh clone of HEAD: what CI and a new user get (no build outputs, no .venv).
+clone="$work/clone"
+rm -rf "$clone"
+git clone -q "$PWD" "$clone"
+
+run() {
+  local command=$1 log="$work/$1.log"
+  echo "fresh: running ./$command.sh in a new bookworm container (log: $log)"
+  podman run --rm --network host -v "$clone:/src" -w /src "$image" \
+    bash -c "./$command.sh" >"$log" 2>&1
+  local rc=$?
+  tail -n 3 "$log"
+  echo "fresh: ./$command.sh exited $rc"
+  return $rc
+}
+
+status=0
+case "$what" in
+  quickstart) run quickstart || status=1 ;;
+  test) run test || status=1 ;;
+  both)
+    # One container for both, as one new machine would run them one after the other.
+    log="$work/both.log"
+    echo "fresh: running ./quickstart.sh then ./test.sh in one new bookworm container (log: $log)"
+    podman run --rm --network host -v "$clone:/src" -w /src "$image" \
+      bash -c './quickstart.sh && echo "== quickstart OK" && ./test.sh' >"$log" 2>&1 || status=1
+    grep -E "^== quickstart OK|daemon stopped cleanly|passed, .* failed" "$log" || true
+    ;;
+esac
+exit $status
