@@ -12,7 +12,7 @@ what=${1:-both}
 work=/tmp/iterd-fresh
 mkdir -p "$work"
 
-ITERD_EXTRA_PACKAGES="podman debootstrap uidmap" tools/install_deps.sh >/dev/null
+ITERD_EXTRA_PACKAGES="podman runc debootstrap uidmap" tools/install_deps.sh >/dev/null
 export CONTAINERS_CONF="$PWD/deploy/containers.conf"
 
 image=localhost/iterd-fresh-bookworm:latest

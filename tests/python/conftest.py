@@ -1,6 +1,6 @@
 """Fixtures of the Python end-to-end tests: one real iterd daemon for the session.
 
-The daemon binary comes from $ITERD_BIN (default /work/main/bazel-bin/server/iterd). It is started
+The daemon binary comes from $ITERD_BIN (default bazel-bin/server/iterd of this checkout). It is started
 with --listen=127.0.0.1:0, a temporary data root and a config declaring the named pipelines the
 tests open, and stopped with SIGTERM at the end (it must exit within 10 s).
 """
@@ -18,7 +18,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iterd  # noqa: E402
 from helpers import write_rows_csv  # noqa: E402
 
-DEFAULT_ITERD_BIN = "/work/main/bazel-bin/server/iterd"
+DEFAULT_ITERD_BIN = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "bazel-bin", "server", "iterd")
 STARTUP_TIMEOUT_SECONDS = 20
 
 # Named pipelines of the test daemon's config (protobuf text format of iterd.v1.ServerConfig).
