@@ -15,9 +15,29 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/memory/large_buffer.h"
 
 namespace iterd::bench {
 namespace {
+
+// A filled buffer from AllocateLargeBuffer, freed on destruction.
+class LargeBytes final {
+ public:
+  LargeBytes(size_t size, uint8_t fill)
+      : size_(size), data_(AllocateLargeBuffer(size)) {
+    std::memset(data_, fill, size_);
+  }
+  LargeBytes(const LargeBytes&) = delete;
+  LargeBytes& operator=(const LargeBytes&) = delete;
+  ~LargeBytes() { FreeLargeBuffer(data_, size_); }
+
+  size_t size() const { return size_; }
+  uint8_t* data() { return data_; }
+
+ private:
+  size_t size_;
+  uint8_t* data_;
+};
 
 // Closes a file descriptor when it goes out of scope.
 class ScopedFd final {
@@ -90,9 +110,12 @@ absl::StatusOr<TcpResult> MeasureLoopbackTcp(size_t message_bytes, int messages,
   if (sender.get() < 0) return Errno("accept");
 
   const int total = warmup_messages + messages;
-  // The sender's message is written once (touched, so its pages exist) and
-  // sent repeatedly, as a server sends batches it already holds.
-  std::vector<uint8_t> outgoing(message_bytes, 0x5a);
+  // Both ends use the same buffers as the daemon's and the client's payloads
+  // (huge-page backed, common/memory/large_buffer.h), so the ceiling is
+  // measured with the same memory advantages. The sender's message is written
+  // once (touched, so its pages exist) and sent repeatedly, as a server sends
+  // batches it already holds.
+  LargeBytes outgoing(message_bytes, 0x5a);
   std::thread sending([&outgoing, &sender, total] {
     for (int i = 0; i < total; ++i) {
       const uint64_t size = outgoing.size();
@@ -105,7 +128,7 @@ absl::StatusOr<TcpResult> MeasureLoopbackTcp(size_t message_bytes, int messages,
     shutdown(sender.get(), SHUT_WR);
   });
 
-  std::vector<uint8_t> incoming(message_bytes, 0);  // Reused, pre-faulted.
+  LargeBytes incoming(message_bytes, 0);  // Reused, pre-faulted.
   absl::Status status = absl::OkStatus();
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < total && status.ok(); ++i) {

@@ -3,20 +3,15 @@
 #include <new>
 #include <utility>
 
+#include "common/memory/large_buffer.h"
+
 namespace iterd::client {
-namespace {
 
-constexpr std::align_val_t kAlignment{64};
-
-}  // namespace
-
+// Uninitialised: the network fills them.
 PayloadBuffer::PayloadBuffer(size_t capacity)
-    : capacity_(capacity),
-      // operator new leaves the bytes uninitialised: the network fills them.
-      data_(static_cast<uint8_t*>(
-          ::operator new(capacity == 0 ? 1 : capacity, kAlignment))) {}
+    : capacity_(capacity), data_(AllocateLargeBuffer(capacity)) {}
 
-PayloadBuffer::~PayloadBuffer() { ::operator delete(data_, kAlignment); }
+PayloadBuffer::~PayloadBuffer() { FreeLargeBuffer(data_, capacity_); }
 
 std::shared_ptr<PayloadPool> PayloadPool::Create(size_t max_free) {
   return std::shared_ptr<PayloadPool>(new PayloadPool(max_free));

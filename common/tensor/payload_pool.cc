@@ -1,5 +1,7 @@
 #include "common/tensor/payload_pool.h"
 
+#include "common/memory/large_buffer.h"
+
 namespace iterd {
 
 std::shared_ptr<PayloadPool> PayloadPool::Create(size_t buffer_bytes,
@@ -8,7 +10,7 @@ std::shared_ptr<PayloadPool> PayloadPool::Create(size_t buffer_bytes,
 }
 
 PayloadPool::~PayloadPool() {
-  for (uint8_t* buffer : free_) delete[] buffer;
+  for (uint8_t* buffer : free_) FreeLargeBuffer(buffer, buffer_bytes_);
 }
 
 std::shared_ptr<uint8_t> PayloadPool::Acquire() {
@@ -22,18 +24,18 @@ std::shared_ptr<uint8_t> PayloadPool::Acquire() {
       ++allocations_;
     }
   }
-  // new uint8_t[n] (no "()") leaves the bytes uninitialised: zero-filling 150
-  // MB would cost as much as the copy that fills it.
-  if (buffer == nullptr)
-    buffer = new uint8_t[buffer_bytes_ > 0 ? buffer_bytes_ : 1];
+  // Uninitialised: zero-filling 150 MB would cost as much as the copy that
+  // fills it.
+  if (buffer == nullptr) buffer = AllocateLargeBuffer(buffer_bytes_);
   // The deleter holds the pool weakly: a buffer that outlives its pool is just
   // freed.
   std::weak_ptr<PayloadPool> pool = weak_from_this();
-  return std::shared_ptr<uint8_t>(buffer, [pool](uint8_t* released) {
+  const size_t bytes = buffer_bytes_;
+  return std::shared_ptr<uint8_t>(buffer, [pool, bytes](uint8_t* released) {
     if (std::shared_ptr<PayloadPool> owner = pool.lock()) {
       owner->Release(released);
     } else {
-      delete[] released;
+      FreeLargeBuffer(released, bytes);
     }
   });
 }
@@ -46,7 +48,7 @@ void PayloadPool::Release(uint8_t* buffer) {
       return;
     }
   }
-  delete[] buffer;
+  FreeLargeBuffer(buffer, buffer_bytes_);
 }
 
 int64_t PayloadPool::allocations() {

@@ -13,6 +13,7 @@ import grpc
 import numpy as np
 
 from iterd import errors
+from iterd.allocator import tune_allocator
 from iterd.remote_iter import RemoteIter
 from iterd.v1 import pipeline_pb2
 from iterd.v1 import service_pb2
@@ -66,6 +67,9 @@ class Client(object):
 
     def __init__(self, address=None):
         self.address = resolve_address(address)
+        # A process that opens a client receives batches at GB/s: keep glibc from returning the
+        # per-message buffers to the kernel (see iterd/allocator.py; ITERD_TUNE_MALLOC=0 opts out).
+        tune_allocator()
         self._channel = grpc.insecure_channel(
             self.address,
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
