@@ -54,21 +54,20 @@ def _read_first_line(stream, timeout):
     return lines[0] if lines else None
 
 
-@pytest.fixture(scope="session")
-def daemon(tmp_path_factory):
+def iterd_binary():
     binary = os.environ.get("ITERD_BIN", DEFAULT_ITERD_BIN)
     if not os.access(binary, os.X_OK):
         pytest.fail("iterd binary %s not found: build it (bazel build //server:iterd) or set "
                     "ITERD_BIN" % binary)
-    data_root = tmp_path_factory.mktemp("data_root")
-    write_rows_csv(data_root / "rows10.csv", 10)
-    config_path = tmp_path_factory.mktemp("config") / "iterd.textproto"
-    config_path.write_text(SERVER_CONFIG)
-    log_path = tmp_path_factory.mktemp("log") / "iterd.stderr"
+    return binary
+
+
+def start_daemon(data_root, log_path, extra_args=()):
+    """Starts iterd on 127.0.0.1 (a free port) serving data_root; returns a Daemon."""
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [binary, "--listen=127.0.0.1:0", "--data_root=%s" % data_root,
-             "--config=%s" % config_path],
+            [iterd_binary(), "--listen=127.0.0.1:0", "--data_root=%s" % data_root] +
+            list(extra_args),
             stdout=subprocess.PIPE, stderr=log, text=True)
     line = _read_first_line(process.stdout, STARTUP_TIMEOUT_SECONDS)
     match = re.match(r"iterd listening on (\S+:\d+)", line or "")
@@ -79,14 +78,30 @@ def daemon(tmp_path_factory):
                     (line, open(log_path).read()))
     # Keep draining stdout so that later output can never block the daemon.
     threading.Thread(target=process.stdout.read, daemon=True).start()
-    yield Daemon(match.group(1), data_root, process, log_path)
-    process.send_signal(signal.SIGTERM)
+    return Daemon(match.group(1), data_root, process, log_path)
+
+
+def stop_daemon(daemon, timeout=10):
+    """SIGTERM, then waits; returns the exit code (fails the test if it does not stop)."""
+    daemon.process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=10)
+        return daemon.process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        pytest.fail("iterd did not stop within 10 s of SIGTERM")
+        daemon.process.kill()
+        daemon.process.wait()
+        pytest.fail("iterd did not stop within %d s of SIGTERM" % timeout)
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory):
+    data_root = tmp_path_factory.mktemp("data_root")
+    write_rows_csv(data_root / "rows10.csv", 10)
+    config_path = tmp_path_factory.mktemp("config") / "iterd.textproto"
+    config_path.write_text(SERVER_CONFIG)
+    log_path = tmp_path_factory.mktemp("log") / "iterd.stderr"
+    running = start_daemon(data_root, log_path, ["--config=%s" % config_path])
+    yield running
+    stop_daemon(running)
 
 
 @pytest.fixture
