@@ -28,5 +28,14 @@ ITERD_BIN="$PWD/bazel-bin/server/iterd" .venv/bin/python -m pytest -q -p no:cach
   --junitxml="$logs/pytest.xml" tests/python
 pytest_rc=$?
 
-summary --bazel-log "$logs/bazel.log" --testlogs "$testlogs" --junit "$logs/pytest.xml"
-[[ $bazel_rc -eq 0 && $pytest_rc -eq 0 ]]
+junits=(--junit "$logs/pytest.xml")
+safety_rc=0
+if command -v clang++ >/dev/null; then
+  echo "== Thread-safety analysis (clang -Wthread-safety)"
+  tools/thread_safety_check.sh "$logs/thread_safety.xml"
+  safety_rc=$?
+  junits+=(--junit "$logs/thread_safety.xml")
+fi
+
+summary --bazel-log "$logs/bazel.log" --testlogs "$testlogs" "${junits[@]}"
+[[ $bazel_rc -eq 0 && $pytest_rc -eq 0 && $safety_rc -eq 0 ]]

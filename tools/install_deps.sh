@@ -14,8 +14,8 @@ packages=(
   # Python client and tests (Debian's /usr/bin/python3)
   python3 python3-grpcio python3-protobuf python3-numpy python3-pytest python3-venv python3-pip
   python3-setuptools python3-wheel python3-opencv
-  # Used by the test and quick-start scripts
-  procps
+  # Used by the test and quick-start scripts; clang for the thread-safety analysis (house rule 11)
+  procps clang
 )
 # shellcheck disable=SC2206
 packages+=(${ITERD_EXTRA_PACKAGES:-})
