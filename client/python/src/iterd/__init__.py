@@ -22,10 +22,11 @@ from iterd.errors import PermissionDenied
 from iterd.errors import ResourceExhausted
 from iterd.errors import Unavailable
 from iterd.ndarray_iter import NDArrayIter
+from iterd import recordio
 from iterd.remote_iter import RemoteIter
 
 __all__ = [
     "Client", "CSVIter", "DataBatch", "DataDesc", "DataLoss", "FailedPrecondition",
     "InvalidArgument", "IterdError", "NDArrayIter", "NotFound", "PermissionDenied", "PipelineInfo",
-    "RemoteIter", "ResourceExhausted", "ServerStats", "Unavailable",
+    "RemoteIter", "ResourceExhausted", "ServerStats", "Unavailable", "recordio",
 ]
