@@ -66,13 +66,17 @@ absl::StatusOr<JpegHeader> JpegDecoder::ReadHeader(absl::string_view jpeg) {
   int color_space = -1;
   // TurboJPEG's API takes a non-const pointer for the header call only; it
   // does not write through it.
-  auto* data =
-      const_cast<unsigned char*>(reinterpret_cast<const unsigned char*>(
-          jpeg.data()));
+  auto* data = const_cast<unsigned char*>(
+      reinterpret_cast<const unsigned char*>(jpeg.data()));
   if (tjDecompressHeader3(handle_, data, jpeg.size(), &width, &height,
                           &subsampling, &color_space) != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("JPEG header: ", tjGetErrorStr2(handle_)));
+  }
+  // libjpeg-turbo 2.1 accepts a tables-only stream with a 0x0 size (and a
+  // reused handle can even report the previous image's size); demand a frame.
+  if (width < 1 || height < 1) {
+    return absl::InvalidArgumentError("JPEG header: no image frame");
   }
   JpegHeader header;
   header.width = width;
@@ -87,8 +91,8 @@ int JpegDecoder::ScaledDimension(int dimension, int scale_denominator) {
 }
 
 absl::Status JpegDecoder::Decode(absl::string_view jpeg, PixelOrder order,
-                                 int scale_denominator,
-                                 absl::Span<uint8_t> out, size_t row_stride) {
+                                 int scale_denominator, absl::Span<uint8_t> out,
+                                 size_t row_stride) {
   if (scale_denominator != 1 && scale_denominator != 2 &&
       scale_denominator != 4 && scale_denominator != 8) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -105,14 +109,13 @@ absl::Status JpegDecoder::Decode(absl::string_view jpeg, PixelOrder order,
   if (row_stride < row_bytes ||
       out.size() < (static_cast<size_t>(height) - 1) * row_stride + row_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "JPEG output buffer of ", out.size(), " bytes (row stride ",
-        row_stride, ") is too small for ", width, "x", height, "x",
-        ChannelCount(order)));
+        "JPEG output buffer of ", out.size(), " bytes (row stride ", row_stride,
+        ") is too small for ", width, "x", height, "x", ChannelCount(order)));
   }
   // Passing the scaled size makes TurboJPEG pick that DCT scaling factor.
   const int result = tjDecompress2(
-      handle_, reinterpret_cast<const unsigned char*>(jpeg.data()),
-      jpeg.size(), out.data(), width, static_cast<int>(row_stride), height,
+      handle_, reinterpret_cast<const unsigned char*>(jpeg.data()), jpeg.size(),
+      out.data(), width, static_cast<int>(row_stride), height,
       TurboPixelFormat(order), /*flags=*/0);
   // libjpeg-turbo 2.1 reports warnings as -1 too, after the image has been
   // decoded in full; cv::imdecode accepts them, so do we.
