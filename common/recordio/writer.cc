@@ -64,10 +64,10 @@ void AppendPart(CFlag cflag, absl::string_view data, std::string* out) {
 absl::Status EncodeRecord(absl::string_view record, std::string* out,
                           uint64_t* magic_escapes) {
   if (record.size() > kMaxRecordBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "RecordIO record of ", record.size(),
-        " bytes is too large: the limit is ", kMaxRecordBytes,
-        " bytes (2^29 - 1)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("RecordIO record of ", record.size(),
+                     " bytes is too large: the limit is ", kMaxRecordBytes,
+                     " bytes (2^29 - 1)"));
   }
   const auto* bytes = reinterpret_cast<const uint8_t*>(record.data());
   // Only words wholly inside the payload at 4-aligned offsets are escaped:
