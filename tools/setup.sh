@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/install_deps.sh
-echo "setup: building the daemon and the C++ client (bazel)"
-bazel build //server:iterd //client/cpp:iterd_cli
+echo "setup: building the daemon, the C++ client and im2rec (bazel)"
+bazel build //server:iterd //client/cpp:iterd_cli //tools:im2rec
 if [[ ! -x .venv/bin/python ]]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
