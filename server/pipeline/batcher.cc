@@ -1,5 +1,6 @@
 #include "server/pipeline/batcher.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -55,15 +56,15 @@ std::shared_ptr<Batch> Batcher::NewBatch() const {
 
 absl::Status Batcher::FillFromPass(Batch* batch, int64_t* filled,
                                    bool* end_of_pass) {
-  *end_of_pass = false;
-  uint64_t id = 0;
-  while (*filled < options_.batch_size) {
-    ITERD_RETURN_IF_ERROR(
-        source_->ReadSample(batch, *filled, &id, end_of_pass));
-    if (*end_of_pass) return absl::OkStatus();
-    if (!batch->index.empty()) batch->index[*filled] = id;
-    ++*filled;
+  const int64_t count = options_.batch_size - *filled;
+  std::vector<uint64_t> ids(count);
+  int64_t read = 0;
+  ITERD_RETURN_IF_ERROR(source_->ReadSamples(batch, *filled, count, ids.data(),
+                                             &read, end_of_pass));
+  if (!batch->index.empty()) {
+    std::copy(ids.begin(), ids.begin() + read, batch->index.begin() + *filled);
   }
+  *filled += read;
   return absl::OkStatus();
 }
 

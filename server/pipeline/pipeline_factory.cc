@@ -210,6 +210,8 @@ absl::StatusOr<OpenedPipeline> OpenNDArray(
       Batcher::Create({ndarray.batch_size(), policy, depth + 2},
                       std::move(source)));
   ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
+  SampleSource* stats_source = batcher->source();
+  opened.source_stats = [stats_source] { return stats_source->stats(); };
   for (size_t i = 0; i < data_names.size(); ++i) {
     opened.provide_data.push_back(
         MakeDesc(data_names[i], batcher->data_specs()[i]));
@@ -270,6 +272,8 @@ absl::StatusOr<OpenedPipeline> OpenCsv(const v1::PipelineConfig& config,
           std::move(source)));
   ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
   OpenedPipeline opened;
+  SampleSource* stats_source = batcher->source();
+  opened.source_stats = [stats_source] { return stats_source->stats(); };
   opened.provide_data.push_back(MakeDesc(
       config.data_name().empty() ? kDefaultDataName : config.data_name(),
       batcher->data_specs()[0]));

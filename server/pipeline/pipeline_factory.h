@@ -22,6 +22,7 @@
 #include "iterd/v1/pipeline.pb.h"
 #include "iterd/v1/service.pb.h"
 #include "server/pipeline/prefetcher.h"
+#include "server/pipeline/sample_source.h"
 
 namespace iterd::pipeline {
 
@@ -64,6 +65,8 @@ struct OpenedPipeline {
   int64_t batch_size = 0;
   uint64_t seed = 0;
   int64_t num_samples = -1;
+  // The source's counters (records decoded and skipped). Thread-safe.
+  std::function<SourceStats()> source_stats;
   // NDArray pipelines: the current sample order (NDArrayIter.idx). Null for
   // other kinds.
   std::function<std::vector<uint64_t>()> sample_order;

@@ -41,6 +41,7 @@ void Prefetcher::Produce() {
       end_reached_ = true;
     } else {
       ++produced_in_epoch_;
+      ++produced_total_;
     }
   }
   ready_.push_back(std::move(result));
@@ -123,6 +124,11 @@ void Prefetcher::WithInputExclusive(
   fn(input_.get());
   --exclusive_users_;
   MaybeScheduleLocked();
+}
+
+int64_t Prefetcher::batches_produced() {
+  absl::MutexLock lock(&mu_);
+  return produced_total_;
 }
 
 void Prefetcher::Cancel() {

@@ -71,6 +71,9 @@ class Prefetcher final {
 
   const BatchIterator& input() const { return *input_; }
 
+  // Batches the input produced since the prefetcher started (all epochs).
+  int64_t batches_produced() ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   struct Result {
     absl::Status status;
@@ -96,6 +99,7 @@ class Prefetcher final {
   // whether the input reported the end of the epoch.
   int64_t produced_in_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t delivered_in_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t produced_total_ ABSL_GUARDED_BY(mu_) = 0;
   bool end_reached_ ABSL_GUARDED_BY(mu_) = false;
   // Holds production off while Reset() or WithInputExclusive() works on the
   // input.

@@ -17,12 +17,21 @@
 #define ITERD_SERVER_PIPELINE_SAMPLE_SOURCE_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "common/tensor/batch.h"
 
 namespace iterd::pipeline {
+
+// Counters a source keeps for GetIteratorStats.
+struct SourceStats {
+  int64_t records_decoded = 0;
+  int64_t records_skipped = 0;
+  std::vector<std::string>
+      skipped_examples;  // "file:offset: reason", the first few.
+};
 
 class SampleSource {
  public:
@@ -47,6 +56,19 @@ class SampleSource {
   // and line/record of the bad sample.
   virtual absl::Status ReadSample(Batch* batch, int64_t row,
                                   uint64_t* sample_id, bool* end_of_pass) = 0;
+
+  // Fills rows [first_row, first_row + count) with the next samples of this
+  // pass, in order, and ids[k] with the id of row first_row + k. *filled = rows
+  // written: fewer than `count` only at the end of the pass (then *end_of_pass
+  // is set). The default calls ReadSample() row by row; sources whose samples
+  // are expensive (image decoding) override it to fill rows in parallel.
+  virtual absl::Status ReadSamples(Batch* batch, int64_t first_row,
+                                   int64_t count, uint64_t* ids,
+                                   int64_t* filled, bool* end_of_pass);
+
+  // Counters for GetIteratorStats. Thread-safe: called while another thread
+  // reads samples.
+  virtual SourceStats stats() const { return {}; }
 
   // Back to the first sample of the current order.
   virtual absl::Status Rewind() = 0;

@@ -250,6 +250,25 @@ grpc::Status IterdServiceImpl::GetSampleOrder(
   return grpc::Status::OK;
 }
 
+grpc::Status IterdServiceImpl::GetIteratorStats(
+    grpc::ServerContext*, const v1::GetIteratorStatsRequest* request,
+    v1::GetIteratorStatsResponse* response) {
+  absl::StatusOr<std::shared_ptr<IteratorSession>> session =
+      registry_.Find(request->iterator_id());
+  if (!session.ok()) return ToGrpcStatus(session.status());
+  pipeline::OpenedPipeline& pipeline = (*session)->pipeline();
+  response->set_batches_produced(pipeline.prefetcher->batches_produced());
+  if (pipeline.source_stats) {
+    const pipeline::SourceStats stats = pipeline.source_stats();
+    response->set_records_decoded(stats.records_decoded);
+    response->set_records_skipped(stats.records_skipped);
+    for (const std::string& example : stats.skipped_examples) {
+      response->add_skipped_examples(example);
+    }
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status IterdServiceImpl::GetServerStats(
     grpc::ServerContext*, const v1::GetServerStatsRequest*,
     v1::GetServerStatsResponse* response) {

@@ -49,6 +49,9 @@ class IterdServiceImpl final : public v1::DataIterService::Service {
   grpc::Status GetSampleOrder(grpc::ServerContext* context,
                               const v1::GetSampleOrderRequest* request,
                               v1::GetSampleOrderResponse* response) override;
+  grpc::Status GetIteratorStats(
+      grpc::ServerContext* context, const v1::GetIteratorStatsRequest* request,
+      v1::GetIteratorStatsResponse* response) override;
   grpc::Status GetServerStats(grpc::ServerContext* context,
                               const v1::GetServerStatsRequest* request,
                               v1::GetServerStatsResponse* response) override;
