@@ -92,7 +92,11 @@ absl::Status Batcher::GetNext(std::shared_ptr<Batch>* batch,
   const int64_t carried = filled;
   bool end_of_pass = false;
   ITERD_RETURN_IF_ERROR(FillFromPass(current.get(), &filled, &end_of_pass));
-  current->pad = carried;  // Only kRollOver carries rows; 0 otherwise.
+  // Only the roll_over policies carry rows; pad is 0 otherwise.
+  current->pad = carried;
+  if (carried > 0 && options_.policy == LastBatchPolicy::kRollOverPadIsNew) {
+    current->pad = options_.batch_size - carried;
+  }
   if (filled < options_.batch_size) {
     bool keep = false;
     ITERD_RETURN_IF_ERROR(CompleteShortBatch(&current, filled, &keep));
@@ -117,6 +121,7 @@ absl::Status Batcher::CompleteShortBatch(std::shared_ptr<Batch>* batch,
     case LastBatchPolicy::kDiscard:
       return absl::OkStatus();
     case LastBatchPolicy::kRollOver:
+    case LastBatchPolicy::kRollOverPadIsNew:
       if (filled > 0) {
         held_batch_ = std::move(*batch);
         held_rows_ = filled;

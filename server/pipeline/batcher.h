@@ -33,6 +33,10 @@ enum class LastBatchPolicy {
   // batch is the held
   // samples followed by new-epoch samples, with pad = number of held samples.
   kRollOver,
+  // ImageIter 'roll_over' (reference section 11.3): as kRollOver, but the first
+  // batch of the next epoch reports pad = batch_size - held samples (the number
+  // of new-epoch samples), the opposite convention to NDArrayIter's.
+  kRollOverPadIsNew,
   // Native iterators' round_batch=true (CSVIter, ImageRecordIter): complete the
   // short last batch
   // from the start of the data (one wrap at most, else an error as in MXNet);
@@ -100,12 +104,12 @@ class Batcher final : public BatchIterator {
   // kRoundBatch: the last epoch ended with a wrapped batch, so the next one
   // continues after it.
   bool continue_after_wrap_ = false;
-  // kRollOver: samples held back from the last epoch (rows [0, held_rows_) of
-  // held_batch_).
+  // kRollOver / kRollOverPadIsNew: samples held back from the last epoch (rows
+  // [0, held_rows_) of held_batch_).
   std::shared_ptr<Batch> held_batch_;
   int64_t held_rows_ = 0;
-  // kRollOver: held_batch_ belongs to the epoch that is starting (set by
-  // Reset()).
+  // kRollOver / kRollOverPadIsNew: held_batch_ belongs to the epoch that is
+  // starting (set by Reset()).
   bool held_for_next_epoch_ = false;
 };
 

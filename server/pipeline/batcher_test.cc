@@ -78,6 +78,33 @@ TEST(BatcherTest, RollOverCarriesTheTailAndReportsTheCarriedCount) {
                   "[0,1,2] [3,4,5] [6,7,8]"));
 }
 
+TEST(BatcherTest, ImageIterRollOverReportsTheNewSampleCountAsPad) {
+  // Reference section 11.3, N=10, B=3: ImageIter reports pad = B - held.
+  EXPECT_THAT(
+      ReadEpochs(10, 3, LastBatchPolicy::kRollOverPadIsNew, 4),
+      ElementsAre("[0,1,2] [3,4,5] [6,7,8]", "[9,0,1]p2 [2,3,4] [5,6,7]",
+                  "[8,9,0]p1 [1,2,3] [4,5,6] [7,8,9]",
+                  "[0,1,2] [3,4,5] [6,7,8]"));
+}
+
+TEST(BatcherTest, ImageIterPadAndDiscardFollowTheWorkedExample) {
+  EXPECT_THAT(ReadEpochs(10, 3, LastBatchPolicy::kPad, 2),
+              ElementsAre("[0,1,2] [3,4,5] [6,7,8] [9,0,1]p2",
+                          "[0,1,2] [3,4,5] [6,7,8] [9,0,1]p2"));
+  EXPECT_THAT(
+      ReadEpochs(10, 3, LastBatchPolicy::kDiscard, 2),
+      ElementsAre("[0,1,2] [3,4,5] [6,7,8]", "[0,1,2] [3,4,5] [6,7,8]"));
+}
+
+TEST(BatcherTest, ImageIterRollOverDropsTheTailOnAResetMidEpoch) {
+  auto batcher = Batcher::Create({3, LastBatchPolicy::kRollOverPadIsNew},
+                                 std::make_unique<IntSource>(10));
+  ASSERT_TRUE(batcher.ok());
+  ReadEpoch(batcher->get());
+  ASSERT_TRUE((*batcher)->Reset(/*epoch_finished=*/false).ok());
+  EXPECT_EQ(ReadEpoch(batcher->get()), "[0,1,2] [3,4,5] [6,7,8]");
+}
+
 TEST(BatcherTest, PadTilesDataSmallerThanTheBatch) {
   // N=10, B=205: the data tiled 20 times, then 0..4; pad 195.
   auto epochs = ReadEpochs(10, 205, LastBatchPolicy::kPad, 1);

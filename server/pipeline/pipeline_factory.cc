@@ -9,6 +9,8 @@
 #include "common/status/status_macros.h"
 #include "server/pipeline/batcher.h"
 #include "server/pipeline/csv_source.h"
+#include "server/pipeline/image_iter_factory.h"
+#include "server/pipeline/image_record_factory.h"
 #include "server/pipeline/ndarray_source.h"
 
 namespace iterd::pipeline {
@@ -340,8 +342,14 @@ absl::Status ValidatePipelineConfig(const v1::PipelineConfig& config) {
       return ValidateNDArray(config.ndarray());
     case v1::PipelineConfig::kCsv:
       return ValidateCsv(config.csv());
+    case v1::PipelineConfig::kImageRecord:
+      return ValidateImageRecord(config.image_record());
+    case v1::PipelineConfig::kImageIter:
+      return ValidateImageIter(config.image_iter());
     default:
-      return FieldError("kind", "a pipeline needs one of: ndarray, csv");
+      return FieldError(
+          "kind",
+          "a pipeline needs one of: ndarray, csv, image_record, image_iter");
   }
 }
 
@@ -357,6 +365,21 @@ absl::Status ApplyOverrides(const v1::PipelineOverrides& overrides,
       ndarray->set_num_parts(overrides.num_parts());
     if (overrides.has_part_index())
       ndarray->set_part_index(overrides.part_index());
+  } else if (config->has_image_record()) {
+    ApplyImageRecordOverrides(overrides, config->mutable_image_record());
+  } else if (config->has_image_iter()) {
+    v1::ImageIterConfig* image_iter = config->mutable_image_iter();
+    if (overrides.has_batch_size()) {
+      image_iter->set_batch_size(overrides.batch_size());
+    }
+    if (overrides.has_shuffle()) image_iter->set_shuffle(overrides.shuffle());
+    if (overrides.has_seed()) image_iter->set_seed(overrides.seed());
+    if (overrides.has_num_parts()) {
+      image_iter->set_num_parts(overrides.num_parts());
+    }
+    if (overrides.has_part_index()) {
+      image_iter->set_part_index(overrides.part_index());
+    }
   } else if (config->has_csv()) {
     if (overrides.has_batch_size()) {
       config->mutable_csv()->set_batch_size(overrides.batch_size());
@@ -398,6 +421,8 @@ absl::StatusOr<OpenedPipeline> OpenPipeline(
     const v1::PipelineConfig& config, std::vector<Array> uploads,
     const PipelineEnvironment& environment) {
   ITERD_RETURN_IF_ERROR(ValidatePipelineConfig(config));
+  if (config.has_image_record()) return OpenImageRecord(config, environment);
+  if (config.has_image_iter()) return OpenImageIter(config, environment);
   absl::StatusOr<OpenedPipeline> opened =
       config.has_ndarray()
           ? OpenNDArray(config, std::move(uploads), environment)

@@ -1,0 +1,66 @@
+#include "common/image/augment/interpolation.h"
+
+#include <opencv2/imgproc.hpp>
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace iterd::image {
+namespace {
+
+TEST(InterpolationTest, ValidCodesAreZeroToFourNineAndTen) {
+  for (int code = -1; code <= 11; ++code) {
+    const bool expected = (code >= 0 && code <= 4) || code == 9 || code == 10;
+    EXPECT_EQ(IsValidInterMethod(code), expected) << code;
+  }
+}
+
+TEST(InterpolationTest, FixedCodesAreOpenCvFlags) {
+  random::Engine rng(1);
+  EXPECT_EQ(InterpolationFlag(0, {10, 10}, {5, 5}, &rng), cv::INTER_NEAREST);
+  EXPECT_EQ(InterpolationFlag(1, {10, 10}, {5, 5}, &rng), cv::INTER_LINEAR);
+  EXPECT_EQ(InterpolationFlag(2, {10, 10}, {5, 5}, &rng), cv::INTER_CUBIC);
+  EXPECT_EQ(InterpolationFlag(3, {10, 10}, {5, 5}, &rng), cv::INTER_AREA);
+  EXPECT_EQ(InterpolationFlag(4, {10, 10}, {5, 5}, &rng), cv::INTER_LANCZOS4);
+}
+
+TEST(InterpolationTest, AutoIsCubicUpAreaDownLinearMixed) {
+  random::Engine rng(1);
+  EXPECT_EQ(InterpolationFlag(9, {10, 10}, {20, 20}, &rng), cv::INTER_CUBIC);
+  EXPECT_EQ(InterpolationFlag(9, {10, 10}, {5, 5}, &rng), cv::INTER_AREA);
+  EXPECT_EQ(InterpolationFlag(9, {10, 10}, {20, 5}, &rng), cv::INTER_LINEAR);
+  EXPECT_EQ(InterpolationFlag(9, {10, 10}, {10, 10}, &rng), cv::INTER_LINEAR);
+}
+
+TEST(InterpolationTest, RandomPicksEveryCodeFromZeroToFour) {
+  random::Engine rng(5);
+  std::set<int> seen;
+  for (int i = 0; i < 200; ++i) {
+    seen.insert(InterpolationFlag(10, {10, 10}, {5, 5}, &rng));
+  }
+  EXPECT_THAT(seen, ::testing::ElementsAre(0, 1, 2, 3, 4));
+}
+
+TEST(InterpolationTest, ResizeIntoItsOwnCropReadsTheOriginalPixels) {
+  // A same-sized resize of a crop into the crop's parent must not overwrite
+  // the pixels it still reads.
+  cv::Mat image(4, 4, CV_8UC1);
+  for (int i = 0; i < 16; ++i) image.data[i] = static_cast<uint8_t>(i * 10);
+  const cv::Mat original = image.clone();
+  random::Engine rng(1);
+  const cv::Mat crop = image(cv::Rect(2, 2, 2, 2));
+  ASSERT_TRUE(ResizeImage(crop, {4, 4}, 0, &rng, &image).ok());
+  EXPECT_EQ(image.at<uint8_t>(0, 0), original.at<uint8_t>(2, 2));
+  EXPECT_EQ(image.at<uint8_t>(3, 3), original.at<uint8_t>(3, 3));
+}
+
+TEST(InterpolationTest, ResizeToEmptySizeIsInvalidArgument) {
+  cv::Mat image(4, 4, CV_8UC3, cv::Scalar::all(1));
+  random::Engine rng(1);
+  EXPECT_EQ(ResizeImage(image, {0, 4}, 1, &rng, &image).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace iterd::image

@@ -1,0 +1,331 @@
+#include "server/pipeline/image_record_factory.h"
+
+#include <algorithm>
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
+#include "server/pipeline/batcher.h"
+#include "server/pipeline/image_record_source.h"
+#include "server/pipeline/mean_image.h"
+
+namespace iterd::pipeline {
+namespace {
+
+constexpr char kDefaultDataName[] = "data";
+constexpr char kDefaultLabelName[] = "softmax_label";
+constexpr int kDefaultPreprocessThreads = 4;  // MXNet's default.
+
+absl::Status FieldError(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("image_record.", field, ": ", problem));
+}
+
+// The augmenter's and writer's messages already name their field.
+absl::Status Prefixed(const absl::Status& status) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat("image_record.", status.message()));
+}
+
+image::DefaultAugmenterParams AugmenterParams(
+    const v1::ImageRecordConfig& config) {
+  image::DefaultAugmenterParams params;
+  params.out_height = static_cast<int>(config.data_shape(1));
+  params.out_width = static_cast<int>(config.data_shape(2));
+  if (config.has_resize()) params.resize = config.resize();
+  params.rand_crop = config.rand_crop();
+  params.random_resized_crop = config.random_resized_crop();
+  params.max_rotate_angle = config.max_rotate_angle();
+  if (config.has_rotate()) params.rotate = config.rotate();
+  params.rotate_list.assign(config.rotate_list().begin(),
+                            config.rotate_list().end());
+  params.max_aspect_ratio = config.max_aspect_ratio();
+  if (config.has_min_aspect_ratio()) {
+    params.min_aspect_ratio = config.min_aspect_ratio();
+  }
+  params.max_shear_ratio = config.max_shear_ratio();
+  if (config.has_max_crop_size()) params.max_crop_size = config.max_crop_size();
+  if (config.has_min_crop_size()) params.min_crop_size = config.min_crop_size();
+  if (config.has_max_random_scale()) {
+    params.max_random_scale = config.max_random_scale();
+  }
+  if (config.has_min_random_scale()) {
+    params.min_random_scale = config.min_random_scale();
+  }
+  if (config.has_max_random_area()) {
+    params.max_random_area = config.max_random_area();
+  }
+  if (config.has_min_random_area()) {
+    params.min_random_area = config.min_random_area();
+  }
+  if (config.has_max_img_size()) params.max_img_size = config.max_img_size();
+  params.min_img_size = config.min_img_size();
+  params.brightness = config.brightness();
+  params.contrast = config.contrast();
+  params.saturation = config.saturation();
+  params.pca_noise = config.pca_noise();
+  params.random_h = config.random_h();
+  params.random_s = config.random_s();
+  params.random_l = config.random_l();
+  if (config.has_fill_value()) params.fill_value = config.fill_value();
+  if (config.has_inter_method()) params.inter_method = config.inter_method();
+  params.pad = config.pad();
+  return params;
+}
+
+DType OutputDType(const v1::ImageRecordConfig& config) {
+  switch (config.dtype()) {
+    case v1::UINT8:
+      return DType::kUInt8;
+    case v1::INT8:
+      return DType::kInt8;
+    default:
+      return DType::kFloat32;
+  }
+}
+
+image::SampleWriterParams WriterParams(const v1::ImageRecordConfig& config) {
+  image::SampleWriterParams params;
+  params.dtype = OutputDType(config);
+  params.nhwc = config.layout() == v1::NHWC;
+  params.channels = static_cast<int>(config.data_shape(0));
+  params.mean[0] = config.mean_r();
+  params.mean[1] = config.mean_g();
+  params.mean[2] = config.mean_b();
+  params.mean[3] = config.mean_a();
+  params.std[0] = config.has_std_r() ? config.std_r() : 1.0f;
+  params.std[1] = config.has_std_g() ? config.std_g() : 1.0f;
+  params.std[2] = config.has_std_b() ? config.std_b() : 1.0f;
+  params.std[3] = config.has_std_a() ? config.std_a() : 1.0f;
+  params.scale = config.has_scale() ? config.scale() : 1.0f;
+  params.mirror = config.mirror();
+  params.rand_mirror = config.rand_mirror();
+  params.max_random_contrast = config.max_random_contrast();
+  params.max_random_illumination = config.max_random_illumination();
+  return params;
+}
+
+v1::DataDesc MakeDesc(const std::string& name, const TensorSpec& spec,
+                      absl::string_view layout) {
+  v1::DataDesc desc;
+  desc.set_name(name);
+  for (int64_t dim : spec.shape) desc.add_shape(dim);
+  desc.set_dtype(ToProtoDType(spec.dtype));
+  desc.set_layout(std::string(layout));
+  return desc;
+}
+
+absl::Status CheckBatchBytes(const Batcher& batcher,
+                             const PipelineEnvironment& environment) {
+  if (environment.max_batch_bytes == 0) return absl::OkStatus();
+  uint64_t bytes = 0;
+  for (const auto* specs : {&batcher.data_specs(), &batcher.label_specs()}) {
+    for (const TensorSpec& spec : *specs) bytes += spec.byte_size();
+  }
+  if (bytes <= environment.max_batch_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "a batch would take ", bytes, " bytes, more than the daemon's limit of ",
+      environment.max_batch_bytes, " (limits.max_batch_bytes)"));
+}
+
+absl::StatusOr<std::vector<float>> LoadMean(
+    const v1::ImageRecordConfig& config,
+    const PipelineEnvironment& environment) {
+  const int channels = static_cast<int>(config.data_shape(0));
+  const int height = static_cast<int>(config.data_shape(1));
+  const int width = static_cast<int>(config.data_shape(2));
+  absl::StatusOr<std::string> path =
+      environment.resolve_path(config.mean_img());
+  absl::StatusOr<std::vector<float>> mean =
+      path.ok() ? LoadMeanImage(*path, channels, height, width)
+                : absl::StatusOr<std::vector<float>>(path.status());
+  if (absl::IsNotFound(mean.status())) {
+    // MXNet computes the mean over one pass and writes the file; iterd does
+    // not yet, so the client must create it (nd.save) first.
+    return FieldError("mean_img",
+                      absl::StrCat("file \"", config.mean_img(),
+                                   "\" does not exist; iterd does not create "
+                                   "mean images (MXNet would compute one): ",
+                                   mean.status().message()));
+  }
+  return mean;
+}
+
+}  // namespace
+
+absl::Status ValidateImageRecord(const v1::ImageRecordConfig& config) {
+  if (config.path_imgrec().empty()) {
+    return FieldError("path_imgrec", "is required");
+  }
+  if (config.data_shape_size() != 3) {
+    return FieldError("data_shape",
+                      absl::StrCat("needs 3 values (C, H, W), got ",
+                                   config.data_shape_size()));
+  }
+  const int64_t channels = config.data_shape(0);
+  if (channels != 1 && channels != 3 && channels != 4) {
+    return FieldError("data_shape",
+                      absl::StrCat("C must be 1, 3 or 4, got ", channels));
+  }
+  for (int i = 1; i < 3; ++i) {
+    if (config.data_shape(i) <= 0 || config.data_shape(i) > (1 << 16)) {
+      return FieldError("data_shape",
+                        absl::StrCat("H and W must be in [1, 65536], got ",
+                                     config.data_shape(i)));
+    }
+  }
+  if (config.batch_size() <= 0) {
+    return FieldError("batch_size", absl::StrCat("must be positive, got ",
+                                                 config.batch_size()));
+  }
+  if (config.has_label_width() && config.label_width() < 1) {
+    return FieldError("label_width",
+                      absl::StrCat("must be >= 1, got ", config.label_width()));
+  }
+  if (config.has_preprocess_threads() && config.preprocess_threads() < 1) {
+    return FieldError(
+        "preprocess_threads",
+        absl::StrCat("must be >= 1, got ", config.preprocess_threads()));
+  }
+  const int num_parts = std::max(1, config.num_parts());
+  if (config.num_parts() < 0) {
+    return FieldError("num_parts", absl::StrCat("must not be negative, got ",
+                                                config.num_parts()));
+  }
+  if (config.part_index() < 0 || config.part_index() >= num_parts) {
+    return FieldError("part_index",
+                      absl::StrCat("must be in [0, num_parts = ", num_parts,
+                                   "), got ", config.part_index()));
+  }
+  if (config.shuffle_chunk_size() < 0) {
+    return FieldError("shuffle_chunk_size",
+                      absl::StrCat("must not be negative, got ",
+                                   config.shuffle_chunk_size()));
+  }
+  const v1::DataType dtype = config.dtype();
+  if (dtype != v1::DATA_TYPE_UNSPECIFIED && dtype != v1::FLOAT32 &&
+      dtype != v1::UINT8 && dtype != v1::INT8) {
+    return FieldError("dtype", "must be float32, uint8 or int8");
+  }
+  if (config.layout() == v1::NHWC && dtype != v1::UINT8) {
+    return FieldError("layout", "NHWC is only offered with dtype uint8");
+  }
+  if (config.layout() != v1::IMAGE_LAYOUT_UNSPECIFIED &&
+      config.layout() != v1::NCHW && config.layout() != v1::NHWC) {
+    return FieldError("layout", "must be NCHW or NHWC");
+  }
+  if (config.pad() < 0) {
+    return FieldError("pad",
+                      absl::StrCat("must not be negative, got ", config.pad()));
+  }
+  if (config.bad_record_policy() != v1::BAD_RECORD_POLICY_UNSPECIFIED &&
+      config.bad_record_policy() != v1::SKIP &&
+      config.bad_record_policy() != v1::FAIL) {
+    return FieldError("bad_record_policy", "must be SKIP or FAIL");
+  }
+  ITERD_RETURN_IF_ERROR(Prefixed(
+      image::DefaultAugmenter::Create(AugmenterParams(config)).status()));
+  return Prefixed(image::SampleWriter::Create(WriterParams(config)).status());
+}
+
+void ApplyImageRecordOverrides(const v1::PipelineOverrides& overrides,
+                               v1::ImageRecordConfig* config) {
+  if (overrides.has_batch_size())
+    config->set_batch_size(overrides.batch_size());
+  if (overrides.has_shuffle()) config->set_shuffle(overrides.shuffle());
+  if (overrides.has_seed()) {
+    config->set_seed(static_cast<int32_t>(overrides.seed()));
+    config->set_seed_aug(overrides.seed());
+  }
+  if (overrides.has_num_parts()) config->set_num_parts(overrides.num_parts());
+  if (overrides.has_part_index()) {
+    config->set_part_index(overrides.part_index());
+  }
+}
+
+absl::StatusOr<OpenedPipeline> OpenImageRecord(
+    const v1::PipelineConfig& config, const PipelineEnvironment& environment) {
+  const v1::ImageRecordConfig& record = config.image_record();
+  ITERD_RETURN_IF_ERROR(ValidateImageRecord(record));
+  if (environment.pool == nullptr) {
+    return absl::FailedPreconditionError("image_record needs a thread pool");
+  }
+  ImageRecordSourceOptions options;
+  ITERD_ASSIGN_OR_RETURN(options.path_imgrec,
+                         environment.resolve_path(record.path_imgrec()));
+  if (!record.path_imgidx().empty()) {
+    ITERD_ASSIGN_OR_RETURN(options.path_imgidx,
+                           environment.resolve_path(record.path_imgidx()));
+  }
+  if (!record.path_imglist().empty()) {
+    ITERD_ASSIGN_OR_RETURN(options.path_imglist,
+                           environment.resolve_path(record.path_imglist()));
+  }
+  options.label_width = record.has_label_width() ? record.label_width() : 1;
+  options.channels = static_cast<int>(record.data_shape(0));
+  options.height = static_cast<int>(record.data_shape(1));
+  options.width = static_cast<int>(record.data_shape(2));
+  // The caller takes part in every batch, so the pool's size is the most
+  // threads one iterator can use.
+  options.preprocess_threads =
+      std::min(record.has_preprocess_threads() ? record.preprocess_threads()
+                                               : kDefaultPreprocessThreads,
+               std::max(1, environment.pool->num_threads()));
+  options.num_parts = std::max(1, record.num_parts());
+  options.part_index = record.part_index();
+  options.shuffle = record.shuffle();
+  options.seed = static_cast<uint64_t>(static_cast<uint32_t>(record.seed()));
+  options.shuffle_chunk_size_mb = record.shuffle_chunk_size();
+  options.shuffle_chunk_seed =
+      static_cast<uint64_t>(static_cast<uint32_t>(record.shuffle_chunk_seed()));
+  options.seed_aug =
+      record.has_seed_aug()
+          ? record.seed_aug()
+          : (uint64_t{std::random_device()()} << 32 | std::random_device()());
+  options.fail_on_bad_record = record.bad_record_policy() == v1::FAIL;
+  options.augmenter = AugmenterParams(record);
+  options.writer = WriterParams(record);
+  if (!record.mean_img().empty()) {
+    ITERD_ASSIGN_OR_RETURN(options.mean_image, LoadMean(record, environment));
+  }
+  const uint64_t seed_aug = options.seed_aug;
+  const bool nhwc = options.writer.nhwc;
+  ITERD_ASSIGN_OR_RETURN(
+      std::unique_ptr<ImageRecordSource> source,
+      ImageRecordSource::Create(std::move(options), environment.pool));
+  const int64_t num_samples = source->num_samples();
+  const bool round_batch = !record.has_round_batch() || record.round_batch();
+  const int depth = config.prefetch_buffer() > 0
+                        ? config.prefetch_buffer()
+                        : environment.default_prefetch_buffer;
+  ITERD_ASSIGN_OR_RETURN(
+      std::unique_ptr<Batcher> batcher,
+      Batcher::Create({record.batch_size(),
+                       round_batch ? LastBatchPolicy::kRoundBatch
+                                   : LastBatchPolicy::kZeroFill,
+                       depth + 2},
+                      std::move(source)));
+  ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
+
+  OpenedPipeline opened;
+  SampleSource* stats_source = batcher->source();
+  opened.source_stats = [stats_source] { return stats_source->stats(); };
+  opened.provide_data.push_back(MakeDesc(
+      config.data_name().empty() ? kDefaultDataName : config.data_name(),
+      batcher->data_specs()[0], nhwc ? "NHWC" : "NCHW"));
+  opened.provide_label.push_back(MakeDesc(
+      config.label_name().empty() ? kDefaultLabelName : config.label_name(),
+      batcher->label_specs()[0], "NCHW"));
+  opened.batch_size = record.batch_size();
+  opened.seed = seed_aug;
+  opened.num_samples = num_samples;
+  opened.prefetcher =
+      std::make_unique<Prefetcher>(std::move(batcher), depth, environment.pool);
+  return opened;
+}
+
+}  // namespace iterd::pipeline

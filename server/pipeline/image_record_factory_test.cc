@@ -1,0 +1,225 @@
+#include "server/pipeline/image_record_factory.h"
+
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/concurrency/thread_pool.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/pipeline/mean_image.h"
+#include "server/pipeline/pipeline_factory.h"
+
+namespace iterd::pipeline {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kRec[] = "tests/testdata/mxnet-reference/f_images.rec";
+
+v1::PipelineConfig BaseConfig() {
+  v1::PipelineConfig config;
+  v1::ImageRecordConfig* record = config.mutable_image_record();
+  record->set_path_imgrec(kRec);
+  record->add_data_shape(3);
+  record->add_data_shape(16);
+  record->add_data_shape(16);
+  record->set_batch_size(8);
+  record->set_resize(20);
+  record->set_seed_aug(9);
+  return config;
+}
+
+class ImageRecordFactoryTest : public ::testing::Test {
+ protected:
+  ImageRecordFactoryTest() {
+    environment_.pool = &pool_;
+    environment_.resolve_path =
+        [](absl::string_view path) -> absl::StatusOr<std::string> {
+      return std::string(path);
+    };
+  }
+
+  // Every batch of the first epoch.
+  std::vector<std::shared_ptr<const Batch>> Epoch(OpenedPipeline* opened) {
+    std::vector<std::shared_ptr<const Batch>> batches;
+    while (true) {
+      std::shared_ptr<const Batch> batch;
+      bool end = false;
+      const absl::Status status = opened->prefetcher->GetNext(&batch, &end);
+      EXPECT_TRUE(status.ok()) << status;
+      if (!status.ok() || end) break;
+      batches.push_back(batch);
+    }
+    return batches;
+  }
+
+  ThreadPool pool_{2};
+  PipelineEnvironment environment_;
+};
+
+struct BadField {
+  std::function<void(v1::ImageRecordConfig*)> mutate;
+  std::string field;
+};
+
+TEST_F(ImageRecordFactoryTest, ValidationErrorsNameTheField) {
+  const std::vector<BadField> cases = {
+      {[](auto* c) { c->clear_path_imgrec(); }, "image_record.path_imgrec"},
+      {[](auto* c) { c->clear_data_shape(); }, "image_record.data_shape"},
+      {[](auto* c) { c->set_data_shape(0, 2); }, "image_record.data_shape"},
+      {[](auto* c) { c->set_data_shape(1, 0); }, "image_record.data_shape"},
+      {[](auto* c) { c->set_batch_size(0); }, "image_record.batch_size"},
+      {[](auto* c) { c->set_label_width(0); }, "image_record.label_width"},
+      {[](auto* c) { c->set_preprocess_threads(0); },
+       "image_record.preprocess_threads"},
+      {[](auto* c) { c->set_num_parts(-1); }, "image_record.num_parts"},
+      {[](auto* c) {
+         c->set_num_parts(2);
+         c->set_part_index(2);
+       },
+       "image_record.part_index"},
+      {[](auto* c) { c->set_shuffle_chunk_size(-1); },
+       "image_record.shuffle_chunk_size"},
+      {[](auto* c) { c->set_dtype(v1::FLOAT64); }, "image_record.dtype"},
+      {[](auto* c) { c->set_layout(v1::NHWC); }, "image_record.layout"},
+      {[](auto* c) { c->set_pad(-1); }, "image_record.pad"},
+      {[](auto* c) { c->set_inter_method(5); }, "inter_method"},
+      {[](auto* c) {
+         c->set_random_resized_crop(true);
+         c->set_rand_crop(true);
+       },
+       "image_record."},
+      {[](auto* c) { c->set_std_r(0); }, "std"},
+  };
+  for (const BadField& bad : cases) {
+    v1::PipelineConfig config = BaseConfig();
+    bad.mutate(config.mutable_image_record());
+    const absl::Status status = ValidatePipelineConfig(config);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad.field;
+    EXPECT_THAT(status.message(), HasSubstr(bad.field));
+  }
+  EXPECT_TRUE(ValidatePipelineConfig(BaseConfig()).ok());
+}
+
+TEST_F(ImageRecordFactoryTest, DescriptorsFollowShapeDtypeAndLayout) {
+  absl::StatusOr<OpenedPipeline> opened =
+      OpenPipeline(BaseConfig(), {}, environment_);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  ASSERT_EQ(opened->provide_data.size(), 1u);
+  EXPECT_EQ(opened->provide_data[0].name(), "data");
+  EXPECT_THAT(opened->provide_data[0].shape(), ElementsAre(8, 3, 16, 16));
+  EXPECT_EQ(opened->provide_data[0].dtype(), v1::FLOAT32);
+  EXPECT_EQ(opened->provide_data[0].layout(), "NCHW");
+  EXPECT_EQ(opened->provide_label[0].name(), "softmax_label");
+  EXPECT_THAT(opened->provide_label[0].shape(), ElementsAre(8));
+  EXPECT_EQ(opened->seed, 9u);
+  EXPECT_EQ(opened->num_samples, -1) << "no .idx: unknown before a pass";
+
+  v1::PipelineConfig config = BaseConfig();
+  config.mutable_image_record()->set_dtype(v1::UINT8);
+  config.mutable_image_record()->set_layout(v1::NHWC);
+  config.mutable_image_record()->set_label_width(2);
+  config.mutable_image_record()->set_path_imgidx(
+      "tests/testdata/mxnet-reference/f_images.idx");
+  opened = OpenPipeline(config, {}, environment_);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_THAT(opened->provide_data[0].shape(), ElementsAre(8, 16, 16, 3));
+  EXPECT_EQ(opened->provide_data[0].dtype(), v1::UINT8);
+  EXPECT_EQ(opened->provide_data[0].layout(), "NHWC");
+  EXPECT_THAT(opened->provide_label[0].shape(), ElementsAre(8, 2));
+  EXPECT_EQ(opened->num_samples, 20);
+}
+
+TEST_F(ImageRecordFactoryTest, RoundBatchWrapsAndPadsTheLastBatch) {
+  absl::StatusOr<OpenedPipeline> opened =
+      OpenPipeline(BaseConfig(), {}, environment_);
+  ASSERT_TRUE(opened.ok());
+  const auto batches = Epoch(&*opened);
+  ASSERT_EQ(batches.size(), 3u);  // 20 records, batch 8: 8, 8, 4 + 4 wrapped.
+  EXPECT_EQ(batches[0]->pad, 0);
+  EXPECT_EQ(batches[2]->pad, 4);
+  EXPECT_TRUE(batches[2]->index.empty()) << "MXNet sends no useful index";
+  // The wrapped rows are the first records again.
+  const float* first = reinterpret_cast<const float*>(
+      batches[0]->payload().data() + 8 * 3 * 16 * 16 * 4);
+  const float* last = reinterpret_cast<const float*>(
+      batches[2]->payload().data() + 8 * 3 * 16 * 16 * 4);
+  EXPECT_EQ(last[4], first[0]);
+  const SourceStats stats = opened->source_stats();
+  EXPECT_EQ(stats.records_decoded, 24);
+}
+
+TEST_F(ImageRecordFactoryTest, WithoutRoundBatchTheTailIsZeroFilled) {
+  v1::PipelineConfig config = BaseConfig();
+  config.mutable_image_record()->set_round_batch(false);
+  absl::StatusOr<OpenedPipeline> opened =
+      OpenPipeline(config, {}, environment_);
+  ASSERT_TRUE(opened.ok());
+  const auto batches = Epoch(&*opened);
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[2]->pad, 4);
+}
+
+TEST_F(ImageRecordFactoryTest, MissingRecIsNotFoundNamingIt) {
+  v1::PipelineConfig config = BaseConfig();
+  config.mutable_image_record()->set_path_imgrec("/no/such/file.rec");
+  absl::StatusOr<OpenedPipeline> opened =
+      OpenPipeline(config, {}, environment_);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(opened.status().message(), HasSubstr("/no/such/file.rec"));
+}
+
+TEST_F(ImageRecordFactoryTest, MeanImageIsSubtractedAndAMissingOneRefused) {
+  v1::PipelineConfig config = BaseConfig();
+  config.mutable_image_record()->set_mean_img("/no/such/mean.bin");
+  absl::StatusOr<OpenedPipeline> missing =
+      OpenPipeline(config, {}, environment_);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(missing.status().message(), HasSubstr("image_record.mean_img"));
+
+  const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/mean_img.bin");
+  std::ofstream(path, std::ios::binary)
+      << EncodeMeanImage(std::vector<float>(3 * 16 * 16, 10.0f), 3, 16, 16);
+  config.mutable_image_record()->set_mean_img(path);
+  absl::StatusOr<OpenedPipeline> with_mean =
+      OpenPipeline(config, {}, environment_);
+  ASSERT_TRUE(with_mean.ok()) << with_mean.status();
+  absl::StatusOr<OpenedPipeline> without_mean =
+      OpenPipeline(BaseConfig(), {}, environment_);
+  ASSERT_TRUE(without_mean.ok());
+  const auto a = Epoch(&*with_mean);
+  const auto b = Epoch(&*without_mean);
+  const float* x = reinterpret_cast<const float*>(a[0]->payload().data());
+  const float* y = reinterpret_cast<const float*>(b[0]->payload().data());
+  for (int i = 0; i < 3 * 16 * 16; ++i) ASSERT_FLOAT_EQ(x[i], y[i] - 10.0f);
+}
+
+TEST_F(ImageRecordFactoryTest, OverridesApply) {
+  v1::PipelineConfig config = BaseConfig();
+  v1::PipelineOverrides overrides;
+  overrides.set_batch_size(5);
+  overrides.set_shuffle(true);
+  overrides.set_seed(77);
+  overrides.set_num_parts(2);
+  overrides.set_part_index(1);
+  ASSERT_TRUE(ApplyOverrides(overrides, &config).ok());
+  const v1::ImageRecordConfig& record = config.image_record();
+  EXPECT_EQ(record.batch_size(), 5);
+  EXPECT_TRUE(record.shuffle());
+  EXPECT_EQ(record.seed(), 77);
+  EXPECT_EQ(record.seed_aug(), 77u);
+  EXPECT_EQ(record.num_parts(), 2);
+  EXPECT_EQ(record.part_index(), 1);
+  overrides.set_part_index(3);
+  EXPECT_EQ(ApplyOverrides(overrides, &config).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace iterd::pipeline
