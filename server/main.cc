@@ -31,6 +31,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "opencv2/core/utility.hpp"
 #include "server/service/iterd_service.h"
 #include "server/service/path_policy.h"
 #include "server/service/server_config.h"

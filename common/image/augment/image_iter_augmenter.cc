@@ -101,8 +101,10 @@ void WriteChw(const cv::Mat& image, bool flip, const ColorAffine& color,
       float* r = out + y * width;
       float* g = r + plane;
       float* b = g + plane;
-      for (int x = 0; x < width; ++x) {
-        const uint8_t* pixel = src + 3 * (flip ? width - 1 - x : x);
+      // The mirror branch is hoisted into the pointer's step.
+      const uint8_t* pixel = src + (flip ? 3 * (width - 1) : 0);
+      const int step = flip ? -3 : 3;
+      for (int x = 0; x < width; ++x, pixel += step) {
         r[x] = lut[0][pixel[0]];
         g[x] = lut[1][pixel[1]];
         b[x] = lut[2][pixel[2]];
