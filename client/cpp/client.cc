@@ -124,6 +124,13 @@ absl::StatusOr<std::unique_ptr<RemoteIterator>> Client::Open(
                                           options_.transport);
 }
 
+absl::StatusOr<std::unique_ptr<RemoteIterator>> Client::OpenConfig(
+    const iterd::v1::PipelineConfig& config) {
+  iterd::v1::OpenIterator open;
+  *open.mutable_config() = config;
+  return Open(open);
+}
+
 absl::StatusOr<std::unique_ptr<RemoteIterator>> Client::OpenNamed(
     absl::string_view name, const iterd::v1::PipelineOverrides& overrides) {
   iterd::v1::OpenIterator open;

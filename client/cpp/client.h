@@ -57,6 +57,14 @@ class Client final {
       const iterd::v1::OpenIterator& open,
       absl::Span<const absl::Span<const uint8_t>> inline_arrays = {});
 
+  // Opens an inline pipeline that needs no uploaded arrays (image_record,
+  // image_iter, csv, or ndarray from files), e.g. a config parsed from
+  // protobuf text format:
+  //   image_record { path_imgrec: "train.rec" data_shape: [3, 224, 224]
+  //                  batch_size: 32 resize: 256 rand_crop: true }
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> OpenConfig(
+      const iterd::v1::PipelineConfig& config);
+
   // Opens the server-configured pipeline `name`.
   absl::StatusOr<std::unique_ptr<RemoteIterator>> OpenNamed(
       absl::string_view name, const iterd::v1::PipelineOverrides& overrides =

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -273,6 +274,87 @@ TEST_F(ClientTest, ClosedIteratorIsFreedOnTheDaemonAndRefusesNext) {
   EXPECT_EQ((*iterator)->Next().status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE((*iterator)->Close().ok());
+}
+
+TEST_F(ClientTest, StatsCountTheBatchesTheDaemonProduced) {
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> iterator = OpenInline();
+  ASSERT_TRUE(iterator.ok()) << iterator.status();
+  ExpectPadModeEpoch(**iterator, 0);
+  absl::StatusOr<iterd::v1::GetIteratorStatsResponse> stats =
+      (*iterator)->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  // The daemon may run ahead of the client, never behind it.
+  EXPECT_GE(stats->batches_produced(), 4);
+  EXPECT_EQ(stats->records_skipped(), 0);
+  ASSERT_TRUE((*iterator)->Close().ok());
+  EXPECT_EQ((*iterator)->Stats().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ClientTest, OpenConfigWithATwoValueImageShapeNamesTheField) {
+  iterd::v1::PipelineConfig config;
+  iterd::v1::ImageRecordConfig* image = config.mutable_image_record();
+  image->set_path_imgrec("any.rec");
+  image->add_data_shape(227);
+  image->add_data_shape(227);
+  image->set_batch_size(4);
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> iterator =
+      client_->OpenConfig(config);
+  EXPECT_EQ(iterator.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(iterator.status().message(), "data_shape"))
+      << iterator.status();
+}
+
+// Copies the MXNet reference f_images.rec (20 photos, labels 0..4) from the
+// runfiles into the daemon's data root.
+bool CopyReferenceImagesToDataRoot() {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* tmpdir = std::getenv("TEST_TMPDIR");
+  if (srcdir == nullptr || tmpdir == nullptr) return false;
+  std::ifstream in(
+      absl::StrCat(srcdir,
+                   "/iterd/tests/testdata/mxnet-reference/f_images.rec"),
+      std::ios::binary);
+  std::ofstream out(absl::StrCat(tmpdir, "/data_root/f_images.rec"),
+                    std::ios::binary);
+  out << in.rdbuf();
+  return in.good() && out.good();
+}
+
+TEST_F(ClientTest, OpenConfigReadsAnImageRecordPipelineAsUint8Nhwc) {
+  ASSERT_TRUE(CopyReferenceImagesToDataRoot());
+  iterd::v1::PipelineConfig config;
+  iterd::v1::ImageRecordConfig* image = config.mutable_image_record();
+  image->set_path_imgrec("f_images.rec");
+  for (int64_t size : {3, 64, 48}) image->add_data_shape(size);
+  image->set_batch_size(5);
+  image->set_resize(64);
+  image->set_dtype(iterd::v1::UINT8);
+  image->set_layout(iterd::v1::NHWC);
+  absl::StatusOr<std::unique_ptr<RemoteIterator>> iterator =
+      client_->OpenConfig(config);
+  ASSERT_TRUE(iterator.ok()) << iterator.status();
+  // Labels of the records in file order (f_images.lst).
+  const std::vector<float> expected_labels = {2, 0, 4, 0, 2, 3, 3, 4, 0, 2,
+                                              1, 3, 1, 1, 1, 2, 0, 3, 4, 4};
+  std::vector<float> labels;
+  for (;;) {
+    absl::StatusOr<std::optional<Batch>> batch = (*iterator)->Next();
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    if (!batch->has_value()) break;
+    const Batch& value = **batch;
+    ASSERT_EQ(value.data.size(), 1u);
+    EXPECT_EQ(value.data[0].dtype, iterd::v1::UINT8);
+    EXPECT_EQ(value.data[0].shape, std::vector<int64_t>({5, 64, 48, 3}));
+    EXPECT_EQ(value.pad, 0);
+    for (float label : value.label[0].values<float>()) labels.push_back(label);
+  }
+  EXPECT_EQ(labels, expected_labels);
+  absl::StatusOr<iterd::v1::GetIteratorStatsResponse> stats =
+      (*iterator)->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_GE(stats->records_decoded(), 20);
+  EXPECT_EQ(stats->records_skipped(), 0);
 }
 
 TEST_F(ClientTest, DaemonWithoutConfigListsNoPipelines) {

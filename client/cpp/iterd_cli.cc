@@ -2,6 +2,12 @@
 //
 //   iterd_cli --server=127.0.0.1:7070 list
 //   iterd_cli --server=127.0.0.1:7070 open mnist_train --batches=100 --epochs=2
+//   iterd_cli --server=127.0.0.1:7070 open-config
+//     'image_record { path_imgrec: "train.rec" data_shape: [3, 224, 224]
+//                     batch_size: 32 resize: 256 rand_crop: true }'
+//
+// The open commands print the iterator's counters (GetIteratorStats) at the
+// end: records decoded and skipped, with the first skipped records.
 
 #include <cstdint>
 #include <cstdio>
@@ -19,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/cpp/client.h"
+#include "google/protobuf/text_format.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7070", "Daemon address host:port.");
 ABSL_FLAG(int64_t, batches, 0,
@@ -52,9 +59,11 @@ absl::Status List(Client& client) {
       client.ListPipelines();
   if (!pipelines.ok()) return pipelines.status();
   for (const iterd::v1::PipelineInfo& info : *pipelines) {
-    const char* kind = info.config().has_ndarray() ? "ndarray"
-                       : info.config().has_csv()   ? "csv"
-                                                   : "other";
+    const char* kind = info.config().has_ndarray()        ? "ndarray"
+                       : info.config().has_csv()          ? "csv"
+                       : info.config().has_image_record() ? "image_record"
+                       : info.config().has_image_iter()   ? "image_iter"
+                                                          : "other";
     std::printf("%s\t%s\t%s\n", info.name().c_str(), kind,
                 info.description().c_str());
   }
@@ -62,9 +71,23 @@ absl::Status List(Client& client) {
   return absl::OkStatus();
 }
 
-absl::Status Open(Client& client, const std::string& name) {
-  absl::StatusOr<std::unique_ptr<RemoteIterator>> opened =
-      client.OpenNamed(name);
+absl::Status PrintStats(RemoteIterator& iterator) {
+  absl::StatusOr<iterd::v1::GetIteratorStatsResponse> stats = iterator.Stats();
+  if (!stats.ok()) return stats.status();
+  std::printf(
+      "stats: batches_produced=%lld records_decoded=%lld "
+      "records_skipped=%lld\n",
+      static_cast<long long>(stats->batches_produced()),
+      static_cast<long long>(stats->records_decoded()),
+      static_cast<long long>(stats->records_skipped()));
+  for (const std::string& example : stats->skipped_examples()) {
+    std::printf("skipped: %s\n", example.c_str());
+  }
+  return absl::OkStatus();
+}
+
+// Reads the flags' batches and epochs from an opened iterator.
+absl::Status Read(absl::StatusOr<std::unique_ptr<RemoteIterator>> opened) {
   if (!opened.ok()) return opened.status();
   RemoteIterator& iterator = **opened;
   iterator.set_max_batches(absl::GetFlag(FLAGS_max_batches));
@@ -120,13 +143,25 @@ absl::Status Open(Client& client, const std::string& name) {
               static_cast<long long>(total_batches), total_bytes / 1e6, seconds,
               seconds > 0 ? total_batches / seconds : 0.0,
               seconds > 0 ? total_bytes / 1e6 / seconds : 0.0);
+  absl::Status stats = PrintStats(iterator);
+  if (!stats.ok()) return stats;
   return iterator.Close();
+}
+
+absl::Status OpenConfig(Client& client, const std::string& text) {
+  iterd::v1::PipelineConfig config;
+  if (!google::protobuf::TextFormat::ParseFromString(text, &config)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot parse the iterd.v1.PipelineConfig text: ", text));
+  }
+  return Read(client.OpenConfig(config));
 }
 
 int Run(const std::vector<char*>& args) {
   const std::string command = args.size() > 1 ? args[1] : "";
   absl::Status status;
-  if (command != "list" && !(command == "open" && args.size() == 3)) {
+  if (command != "list" &&
+      !((command == "open" || command == "open-config") && args.size() == 3)) {
     std::fprintf(stderr, "%s\n", absl::ProgramUsageMessage().data());
     return 2;
   }
@@ -145,8 +180,10 @@ int Run(const std::vector<char*>& args) {
     status = client.status();
   } else if (command == "list") {
     status = List(**client);
+  } else if (command == "open") {
+    status = Read((*client)->OpenNamed(args[2]));
   } else {
-    status = Open(**client, args[2]);
+    status = OpenConfig(**client, args[2]);
   }
   if (!status.ok()) {
     std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
@@ -160,8 +197,8 @@ int Run(const std::vector<char*>& args) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "iterd_cli --server=HOST:PORT list | open NAME [--batches=N] "
-      "[--epochs=E]");
+      "iterd_cli --server=HOST:PORT list | open NAME | open-config "
+      "PIPELINE_CONFIG_TEXT [--batches=N] [--epochs=E]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   return iterd::client::Run(args);
 }

@@ -169,4 +169,15 @@ absl::StatusOr<std::vector<uint64_t>> RemoteIterator::SampleOrder() {
                                response.order().end());
 }
 
+absl::StatusOr<iterd::v1::GetIteratorStatsResponse> RemoteIterator::Stats() {
+  ITERD_RETURN_IF_ERROR(CheckOpen());
+  iterd::v1::GetIteratorStatsRequest request;
+  request.set_iterator_id(id());
+  iterd::v1::GetIteratorStatsResponse response;
+  grpc::ClientContext context;
+  ITERD_RETURN_IF_ERROR(
+      FromGrpcStatus(stub_->GetIteratorStats(&context, request, &response)));
+  return response;
+}
+
 }  // namespace iterd::client

@@ -73,6 +73,10 @@ class RemoteIterator final {
   // The daemon's current sample order (NDArrayIter.idx).
   absl::StatusOr<std::vector<uint64_t>> SampleOrder();
 
+  // The daemon's counters of this iterator: batches produced, records decoded
+  // and skipped (bad records under BadRecordPolicy SKIP, with examples).
+  absl::StatusOr<iterd::v1::GetIteratorStatsResponse> Stats();
+
   const std::string& id() const { return opened_.iterator_id(); }
   const google::protobuf::RepeatedPtrField<iterd::v1::DataDesc>& provide_data()
       const {

@@ -8,6 +8,7 @@
 The server address comes from the `server` keyword, or the ITERD_ADDRESS environment variable.
 """
 from iterd.client import Client
+from iterd.client import IteratorStats
 from iterd.client import PipelineInfo
 from iterd.client import ServerStats
 from iterd.csv_iter import CSVIter
@@ -21,12 +22,17 @@ from iterd.errors import NotFound
 from iterd.errors import PermissionDenied
 from iterd.errors import ResourceExhausted
 from iterd.errors import Unavailable
+from iterd.image_iter import ImageIter
+from iterd.image_record_iter import ImageRecordInt8Iter
+from iterd.image_record_iter import ImageRecordIter
+from iterd.image_record_iter import ImageRecordUInt8Iter
 from iterd.ndarray_iter import NDArrayIter
 from iterd import recordio
 from iterd.remote_iter import RemoteIter
 
 __all__ = [
-    "Client", "CSVIter", "DataBatch", "DataDesc", "DataLoss", "FailedPrecondition",
-    "InvalidArgument", "IterdError", "NDArrayIter", "NotFound", "PermissionDenied", "PipelineInfo",
+    "Client", "CSVIter", "DataBatch", "DataDesc", "DataLoss", "FailedPrecondition", "ImageIter",
+    "ImageRecordInt8Iter", "ImageRecordIter", "ImageRecordUInt8Iter", "InvalidArgument",
+    "IterdError", "IteratorStats", "NDArrayIter", "NotFound", "PermissionDenied", "PipelineInfo",
     "RemoteIter", "ResourceExhausted", "ServerStats", "Unavailable", "recordio",
 ]

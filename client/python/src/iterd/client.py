@@ -30,6 +30,10 @@ PipelineInfo = collections.namedtuple("PipelineInfo", ["name", "description", "c
 ServerStats = collections.namedtuple(
     "ServerStats",
     ["open_iterators", "iterators_opened", "iterators_expired", "batches_served", "bytes_served"])
+# Counters of one iterator (GetIteratorStats); skipped_examples: "file:offset: reason" strings.
+IteratorStats = collections.namedtuple(
+    "IteratorStats",
+    ["batches_produced", "records_decoded", "records_skipped", "skipped_examples"])
 
 
 def resolve_address(address):
@@ -163,6 +167,13 @@ class Client(object):
         response = self._call(self._stub.GetSampleOrder,
                               service_pb2.GetSampleOrderRequest(iterator_id=iterator_id))
         return np.array(response.order, dtype=np.int64)
+
+    def iterator_stats(self, iterator_id):
+        """The counters of one open iterator as an IteratorStats namedtuple."""
+        response = self._call(self._stub.GetIteratorStats,
+                              service_pb2.GetIteratorStatsRequest(iterator_id=iterator_id))
+        return IteratorStats(response.batches_produced, response.records_decoded,
+                             response.records_skipped, list(response.skipped_examples))
 
     # ----- Daemon-wide calls -----
 

@@ -108,6 +108,12 @@ class RemoteIter(object):
         self._current_batch = None
         self._on_reset()
 
+    def stats(self):
+        """The daemon's counters of this iterator: an IteratorStats(batches_produced,
+        records_decoded, records_skipped, skipped_examples) namedtuple."""
+        self._check_open()
+        return self._client.iterator_stats(self.iterator_id)
+
     def close(self):
         """Frees the daemon's iterator; the object is unusable afterwards. Idempotent."""
         if self._closed:

@@ -1,0 +1,237 @@
+"""ImageRecordIter: mx.io.ImageRecordIter decoded, augmented and batched by the iterd daemon.
+
+Like MXNet's native iterators it takes keyword arguments only, with MXNet's names and values
+(tuples, bools, numbers, or the strings MXNet itself would pass: '(3,227,227)', 'True', '0.5').
+Every field of iterd.v1.ImageRecordConfig is a keyword of the same name; unknown names are
+ignored with a warning (MXNet ignores them silently). Paths are the daemon's: absolute, or
+relative to its first data root. As in MXNet, the first batch is fetched at construction, so bad
+arguments and bad data raise there.
+
+    it = iterd.ImageRecordIter(path_imgrec="train.rec", data_shape=(3, 224, 224), batch_size=32,
+                               resize=256, rand_crop=True, rand_mirror=True, server="host:7070")
+"""
+import numbers
+import os
+import re
+import warnings
+
+import numpy as np
+from google.protobuf import descriptor as protobuf_descriptor
+
+from iterd import errors
+from iterd.client import Client
+from iterd.client import client_description
+from iterd.client import resolve_max_batches
+from iterd.csv_iter import parse_bool
+from iterd.csv_iter import parse_shape
+from iterd.remote_iter import RemoteIter
+from iterd.v1 import pipeline_pb2
+from iterd.v1 import service_pb2
+from iterd.v1 import tensor_pb2
+
+_FieldDescriptor = protobuf_descriptor.FieldDescriptor
+
+_IMAGE_DTYPES = {
+    "float32": tensor_pb2.FLOAT32,
+    "uint8": tensor_pb2.UINT8,
+    "int8": tensor_pb2.INT8,
+}
+_LAYOUTS = {"NCHW": pipeline_pb2.NCHW, "NHWC": pipeline_pb2.NHWC}
+_BAD_RECORD_POLICIES = {"skip": pipeline_pb2.SKIP, "fail": pipeline_pb2.FAIL}
+
+# MXNet parameters that change nothing on the daemon: output memory placement and threading
+# strategy (ctx, device_id), logging (verbose), and the augmenter list, of which aug_default is
+# the only member in MXNet too.
+_NO_EFFECT_PARAMETERS = ("ctx", "device_id", "verbose", "aug_seq")
+
+_INT_TYPES = (_FieldDescriptor.TYPE_INT32, _FieldDescriptor.TYPE_INT64,
+              _FieldDescriptor.TYPE_UINT64)
+_INT_RANGES = {
+    _FieldDescriptor.TYPE_INT32: (-2**31, 2**31 - 1),
+    _FieldDescriptor.TYPE_INT64: (-2**63, 2**63 - 1),
+    _FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1),
+}
+
+
+def parse_int(field, value):
+    """An int from an int, an integral float, or its string form ('256', '256.0')."""
+    if isinstance(value, (bool, np.bool_)):
+        raise errors.InvalidArgument("%s must be an integer, got %r" % (field, value))
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    try:
+        number = float(value.strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise errors.InvalidArgument("%s must be an integer, got %r" % (field, value)) from None
+    if not number.is_integer():
+        raise errors.InvalidArgument("%s must be an integer, got %r" % (field, value))
+    return int(number)
+
+
+def parse_float(field, value):
+    """A float from a number or its string form ('0.5', '1e10')."""
+    if isinstance(value, (bool, np.bool_)):
+        raise errors.InvalidArgument("%s must be a number, got %r" % (field, value))
+    try:
+        return float(value.strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise errors.InvalidArgument("%s must be a number, got %r" % (field, value)) from None
+
+
+def parse_number_list(field, value, parse):
+    """A list from a sequence or a string such as '0,90,180' or '(0, 90)'."""
+    if isinstance(value, str):
+        value = [p for p in re.split(r"[\s,()\[\]]+", value) if p]
+    elif isinstance(value, (numbers.Number, np.number)):
+        value = [value]
+    try:
+        items = list(value)
+    except TypeError:
+        raise errors.InvalidArgument("%s must be a list of numbers, got %r" %
+                                     (field, value)) from None
+    return [parse(field, item) for item in items]
+
+
+def parse_choice(field, value, choices):
+    """The enum value of a name in `choices` (case-insensitive for the names' own case)."""
+    key = value.name if isinstance(value, np.dtype) else value
+    if isinstance(key, type):  # numpy.uint8 and friends.
+        key = np.dtype(key).name
+    if isinstance(key, str):
+        for name, enum_value in choices.items():
+            if key.strip().lower() == name.lower():
+                return enum_value
+    raise errors.InvalidArgument("%s must be one of %s, got %r" %
+                                 (field, ", ".join(choices), value))
+
+
+def set_config_field(config, field, value, choices=None):
+    """Sets `config.<field>` from a user value, converted by the field's protobuf type.
+
+    None leaves the field unset (MXNet's default). `choices` maps names to values of an enum
+    field. Raises InvalidArgument naming the field when the value does not convert or fit.
+    """
+    if value is None:
+        return
+    descriptor = config.DESCRIPTOR.fields_by_name[field]
+    field_type = descriptor.type
+    if field_type == _FieldDescriptor.TYPE_ENUM:
+        converted = parse_choice(field, value, choices)
+    elif field_type in _INT_TYPES:
+        if descriptor.label == _FieldDescriptor.LABEL_REPEATED:
+            converted = (parse_shape(field, value) if field.endswith("shape")
+                         else parse_number_list(field, value, parse_int))
+        else:
+            converted = parse_int(field, value)
+        low, high = _INT_RANGES[field_type]
+        for number in (converted if isinstance(converted, (list, tuple)) else [converted]):
+            if not low <= number <= high:
+                raise errors.InvalidArgument("%s: %d is out of range [%d, %d]" %
+                                             (field, number, low, high))
+    elif field_type == _FieldDescriptor.TYPE_FLOAT:
+        if descriptor.label == _FieldDescriptor.LABEL_REPEATED:
+            converted = parse_number_list(field, value, parse_float)
+        else:
+            converted = parse_float(field, value)
+    elif field_type == _FieldDescriptor.TYPE_BOOL:
+        converted = parse_bool(field, value)
+    elif field_type == _FieldDescriptor.TYPE_STRING:
+        converted = os.fspath(value)
+    else:
+        raise errors.InvalidArgument("%s cannot be set from a keyword" % field)
+    if descriptor.label == _FieldDescriptor.LABEL_REPEATED:
+        getattr(config, field).extend(converted)
+    else:
+        setattr(config, field, converted)
+
+
+def _field_choices(field):
+    return {"dtype": _IMAGE_DTYPES, "layout": _LAYOUTS,
+            "bad_record_policy": _BAD_RECORD_POLICIES}.get(field)
+
+
+def image_record_config(parameters):
+    """The ImageRecordConfig of MXNet keyword arguments (a dict; unknown names were removed)."""
+    config = pipeline_pb2.ImageRecordConfig()
+    for field, value in parameters.items():
+        if field == "seed_aug" and isinstance(value, numbers.Integral) and value < 0:
+            value = int(value) & (2**64 - 1)  # MXNet's seed_aug is any int; the wire's is uint64.
+        set_config_field(config, field, value, _field_choices(field))
+    return config
+
+
+class ImageRecordIter(RemoteIter):
+    """mx.io.ImageRecordIter served by iterd (keyword arguments only).
+
+    Keywords: every ImageRecordConfig field with MXNet's names (path_imgrec, data_shape,
+    batch_size, resize, rand_crop, rand_mirror, mean_r, std_r, ...), prefetch_buffer,
+    data_name, label_name, and iterd's own: layout ('NCHW' or, with dtype='uint8', 'NHWC'),
+    seed_aug, bad_record_policy ('skip' or 'fail'), server (address, else $ITERD_ADDRESS),
+    max_batches / in_flight (batches per Fetch window, default 2).
+    """
+
+    def __init__(self, *, data_name="data", label_name="softmax_label", prefetch_buffer=None,
+                 server=None, max_batches=None, in_flight=None, **parameters):
+        fields = pipeline_pb2.ImageRecordConfig.DESCRIPTOR.fields_by_name
+        unknown = sorted(k for k in parameters
+                         if k not in fields and k not in _NO_EFFECT_PARAMETERS)
+        if unknown:
+            # MXNet silently ignores unknown keywords; say so, since it is often a typo.
+            warnings.warn("iterd.ImageRecordIter ignores unknown argument(s): %s" %
+                          ", ".join(unknown), stacklevel=2)
+        aug_seq = parameters.get("aug_seq")
+        if aug_seq is not None and str(aug_seq).strip() not in ("", "aug_default"):
+            raise errors.InvalidArgument("aug_seq: only 'aug_default' exists, got %r" % (aug_seq,))
+        # Every check the client can make comes before any network traffic.
+        for required in ("path_imgrec", "data_shape", "batch_size"):
+            if parameters.get(required) in (None, ""):
+                raise errors.InvalidArgument("ImageRecordIter: %s is required" % required)
+        known = {k: v for k, v in parameters.items() if k in fields}
+        config = pipeline_pb2.PipelineConfig(data_name=data_name, label_name=label_name)
+        config.image_record.CopyFrom(image_record_config(known))
+        if prefetch_buffer is not None:
+            config.prefetch_buffer = parse_int("prefetch_buffer", prefetch_buffer)
+            if config.prefetch_buffer < 0:
+                raise errors.InvalidArgument("prefetch_buffer must be >= 0, got %r" %
+                                             (prefetch_buffer,))
+        window = resolve_max_batches(max_batches, in_flight)
+
+        client = Client(server)
+        try:
+            response = client.open_iterator_response(
+                service_pb2.OpenIterator(config=config, client=client_description()))
+        except BaseException:
+            client.close()
+            raise
+        super(ImageRecordIter, self).__init__(client, response, window, owns_client=True)
+        # MXNet's MXDataIter fetches the first batch at construction: errors in the data (an
+        # undecodable first record under the FAIL policy...) surface here, as there.
+        self._first_batch = None
+        try:
+            self._first_batch = RemoteIter.next(self)
+        except StopIteration:
+            pass
+        except BaseException:
+            self.close()
+            raise
+
+    def next(self):
+        if self._first_batch is not None:
+            batch, self._first_batch = self._first_batch, None
+            return batch
+        return super(ImageRecordIter, self).next()
+
+    def _on_reset(self):
+        self._first_batch = None
+
+
+def ImageRecordUInt8Iter(**parameters):  # pylint: disable=invalid-name
+    """MXNet's deprecated alias: ImageRecordIter with dtype='uint8'."""
+    parameters["dtype"] = "uint8"
+    return ImageRecordIter(**parameters)
+
+
+def ImageRecordInt8Iter(**parameters):  # pylint: disable=invalid-name
+    """MXNet's deprecated alias: ImageRecordIter with dtype='int8'."""
+    parameters["dtype"] = "int8"
+    return ImageRecordIter(**parameters)
