@@ -43,9 +43,12 @@ absl::StatusOr<uint64_t> FindRecordHead(const ByteSource& source, uint64_t from,
     absl::Status read =
         source.Read(chunk_begin, chunk_end - chunk_begin, &scratch, &chunk);
     if (!read.ok()) return read;
-    const uint64_t scan_end =
-        std::min({limit, chunk_begin + kScanChunkBytes,
-                  chunk_end - kPartHeaderBytes + kAlignment});
+    // A candidate needs its whole header inside the chunk: offset + 8 <=
+    // chunk_end. (chunk_end - 8 + 4 would be the same bound only when the
+    // chunk ends 4-aligned; a file whose size is not a multiple of 4 ends
+    // unaligned, and its last candidate's lrec would be read past the end.)
+    const uint64_t scan_end = std::min({limit, chunk_begin + kScanChunkBytes,
+                                        chunk_end - kPartHeaderBytes + 1});
     for (uint64_t offset = chunk_begin; offset < scan_end;
          offset += kAlignment) {
       const uint8_t* word = Bytes(chunk) + (offset - chunk_begin);

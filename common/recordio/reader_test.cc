@@ -443,5 +443,50 @@ TEST(FindRecordHeadTest, SkipsContinuationPartsAndUnalignedOffsets) {
   EXPECT_EQ(*FindRecordHead(source, 1, second), second);  // The limit.
 }
 
+// A source whose bytes past size() are readable (like the rest of an mmap's
+// last page) and hold a cflag 0 lrec word, so a scan that looks past the end
+// would see a head there.
+class BytesPastEndSource final : public ByteSource {
+ public:
+  BytesPastEndSource(std::string visible, std::string past_end)
+      : size_(visible.size()), bytes_(visible + past_end) {}
+  const std::string& name() const override { return name_; }
+  uint64_t size() const override { return size_; }
+  absl::Status Read(uint64_t offset, size_t length, std::string* /*scratch*/,
+                    absl::string_view* result) const override {
+    if (offset > size_ || length > size_ - offset) {
+      return absl::InternalError("read past the end");
+    }
+    *result = absl::string_view(bytes_).substr(offset, length);
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::string name_ = "past_end.rec";
+  const uint64_t size_;
+  const std::string bytes_;
+};
+
+// Found by tools/fuzz/recordio_reader_fuzzer (ASan heap-buffer-overflow): a
+// magic 6 bytes before the end of a file whose size is not a multiple of 4
+// had its lrec word read 2 bytes past the end.
+TEST(FindRecordHeadTest, MagicWithoutRoomForItsLrecIsNoHead) {
+  const std::string visible = "zzzz" + kMagicBytes + std::string(2, '\0');
+  BytesPastEndSource source(visible, std::string(2, '\0'));
+  EXPECT_EQ(*FindRecordHead(source, 0, kToEndOfFile), visible.size());
+  // A file holding that tail is damaged, not a record (and not a hang).
+  ReaderOptions options;
+  options.policy = CorruptionPolicy::kSkip;
+  RecordReader reader(
+      std::make_shared<BytesPastEndSource>(visible, std::string(2, '\0')),
+      options);
+  absl::string_view record;
+  bool end_of_data = false;
+  ASSERT_TRUE(reader.Next(&record, &end_of_data).ok());
+  EXPECT_TRUE(end_of_data);
+  EXPECT_EQ(reader.stats().records, 0u);
+  EXPECT_EQ(reader.stats().skipped_bytes, visible.size());
+}
+
 }  // namespace
 }  // namespace iterd::recordio
