@@ -49,6 +49,12 @@ enum class LastBatchPolicy {
   kZeroFill,
 };
 
+// Payload buffers a pipeline needs beyond its prefetch depth: the batch in
+// production, the one the stream is sending, and up to two whose last chunks
+// gRPC has not released yet. Pooling fewer makes steady state allocate (and
+// fault in) fresh 10-150 MB buffers.
+inline constexpr int kPayloadsBeyondPrefetch = 4;
+
 struct BatcherOptions {
   int64_t batch_size = 0;
   LastBatchPolicy policy = LastBatchPolicy::kPad;

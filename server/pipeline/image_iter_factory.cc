@@ -202,10 +202,10 @@ absl::StatusOr<OpenedPipeline> OpenImageIter(
   const int depth = config.prefetch_buffer() > 0
                         ? config.prefetch_buffer()
                         : environment.default_prefetch_buffer;
-  ITERD_ASSIGN_OR_RETURN(
-      std::unique_ptr<Batcher> batcher,
-      Batcher::Create({image_iter.batch_size(), policy, depth + 2},
-                      std::move(source)));
+  ITERD_ASSIGN_OR_RETURN(std::unique_ptr<Batcher> batcher,
+                         Batcher::Create({image_iter.batch_size(), policy,
+                                          depth + kPayloadsBeyondPrefetch},
+                                         std::move(source)));
   ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
 
   OpenedPipeline opened;

@@ -307,7 +307,7 @@ absl::StatusOr<OpenedPipeline> OpenImageRecord(
       Batcher::Create({record.batch_size(),
                        round_batch ? LastBatchPolicy::kRoundBatch
                                    : LastBatchPolicy::kZeroFill,
-                       depth + 2},
+                       depth + kPayloadsBeyondPrefetch},
                       std::move(source)));
   ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
 

@@ -207,10 +207,10 @@ absl::StatusOr<OpenedPipeline> OpenNDArray(
       policy = LastBatchPolicy::kPad;
       break;
   }
-  ITERD_ASSIGN_OR_RETURN(
-      std::unique_ptr<Batcher> batcher,
-      Batcher::Create({ndarray.batch_size(), policy, depth + 2},
-                      std::move(source)));
+  ITERD_ASSIGN_OR_RETURN(std::unique_ptr<Batcher> batcher,
+                         Batcher::Create({ndarray.batch_size(), policy,
+                                          depth + kPayloadsBeyondPrefetch},
+                                         std::move(source)));
   ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
   SampleSource* stats_source = batcher->source();
   opened.source_stats = [stats_source] { return stats_source->stats(); };
