@@ -9,45 +9,22 @@
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 #include "server/pipeline/batcher.h"
+#include "server/pipeline/factory_common.h"
 #include "server/pipeline/image_iter_source.h"
 
 namespace iterd::pipeline {
 namespace {
 
-constexpr char kDefaultDataName[] = "data";
-constexpr char kDefaultLabelName[] = "softmax_label";
-constexpr char kLayout[] = "NCHW";
-
-absl::Status FieldError(absl::string_view field, absl::string_view problem) {
+absl::Status IterFieldError(absl::string_view field,
+                            absl::string_view problem) {
   return absl::InvalidArgumentError(
       absl::StrCat("image_iter.", field, ": ", problem));
 }
 
 absl::Status CheckNonNegative(float value, absl::string_view field) {
   if (value >= 0) return absl::OkStatus();
-  return FieldError(field, absl::StrCat("must not be negative, got ", value));
-}
-
-v1::DataDesc MakeDesc(const std::string& name, const TensorSpec& spec) {
-  v1::DataDesc desc;
-  desc.set_name(name);
-  for (int64_t dim : spec.shape) desc.add_shape(dim);
-  desc.set_dtype(v1::FLOAT32);  // ImageIter's data and label are float32.
-  desc.set_layout(kLayout);
-  return desc;
-}
-
-absl::Status CheckBatchBytes(const Batcher& batcher,
-                             const PipelineEnvironment& environment) {
-  if (environment.max_batch_bytes == 0) return absl::OkStatus();
-  uint64_t bytes = 0;
-  for (const auto* specs : {&batcher.data_specs(), &batcher.label_specs()}) {
-    for (const TensorSpec& spec : *specs) bytes += spec.byte_size();
-  }
-  if (bytes <= environment.max_batch_bytes) return absl::OkStatus();
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "a batch would take ", bytes, " bytes, more than the daemon's limit of ",
-      environment.max_batch_bytes, " (limits.max_batch_bytes)"));
+  return IterFieldError(field,
+                        absl::StrCat("must not be negative, got ", value));
 }
 
 absl::StatusOr<std::string> ResolveIfSet(
@@ -81,60 +58,62 @@ image::ImageIterAugmenterParams AugmenterParams(
 
 absl::Status ValidateImageIter(const v1::ImageIterConfig& config) {
   if (config.batch_size() <= 0) {
-    return FieldError("batch_size", absl::StrCat("must be positive, got ",
-                                                 config.batch_size()));
+    return IterFieldError("batch_size", absl::StrCat("must be positive, got ",
+                                                     config.batch_size()));
   }
   if (config.data_shape_size() != 3 || config.data_shape(0) != 3) {
     // MXNet's ValueError: ImageIter only handles 3-channel images.
-    return FieldError("data_shape", "must be (3, height, width)");
+    return IterFieldError("data_shape", "must be (3, height, width)");
   }
   if (config.data_shape(1) <= 0 || config.data_shape(2) <= 0) {
-    return FieldError("data_shape", "height and width must be positive");
+    return IterFieldError("data_shape", "height and width must be positive");
   }
   if (config.has_label_width() && config.label_width() < 1) {
-    return FieldError("label_width", absl::StrCat("must be at least 1, got ",
-                                                  config.label_width()));
+    return IterFieldError(
+        "label_width",
+        absl::StrCat("must be at least 1, got ", config.label_width()));
   }
   const bool has_list =
       !config.path_imglist().empty() || config.imglist_size() > 0;
   if (config.path_imgrec().empty() && !has_list) {
-    return FieldError("path_imgrec",
-                      "one of path_imgrec, path_imglist or imglist is needed");
+    return IterFieldError(
+        "path_imgrec", "one of path_imgrec, path_imglist or imglist is needed");
   }
   if (!config.path_imglist().empty() && config.imglist_size() > 0) {
-    return FieldError("imglist", "give path_imglist or imglist, not both");
+    return IterFieldError("imglist", "give path_imglist or imglist, not both");
   }
   if (!config.path_imgidx().empty() && config.path_imgrec().empty()) {
-    return FieldError("path_imgidx", "needs path_imgrec");
+    return IterFieldError("path_imgidx", "needs path_imgrec");
   }
   if (config.num_parts() < 0 || config.part_index() < 0 ||
       config.part_index() >= std::max(1, config.num_parts())) {
-    return FieldError("part_index",
-                      absl::StrCat("must be in [0, num_parts), got part_index ",
+    return IterFieldError(
+        "part_index", absl::StrCat("must be in [0, num_parts), got part_index ",
                                    config.part_index(), " of num_parts ",
                                    config.num_parts()));
   }
   if (!config.path_imgrec().empty() && config.path_imgidx().empty() &&
       (config.shuffle() || config.num_parts() > 1)) {
-    return FieldError("path_imgidx",
-                      "shuffle and num_parts > 1 over path_imgrec need the "
-                      "record index");
+    return IterFieldError("path_imgidx",
+                          "shuffle and num_parts > 1 over path_imgrec need the "
+                          "record index");
   }
   if (config.resize() < 0) {
-    return FieldError("resize", "must not be negative");
+    return IterFieldError("resize", "must not be negative");
   }
   if (config.rand_resize() && !config.rand_crop()) {
-    return FieldError("rand_resize", "requires rand_crop (as CreateAugmenter)");
+    return IterFieldError("rand_resize",
+                          "requires rand_crop (as CreateAugmenter)");
   }
   for (const auto& [values, name] : {std::make_pair(&config.mean(), "mean"),
                                      std::make_pair(&config.std(), "std")}) {
     if (values->size() != 0 && values->size() != 1 && values->size() != 3) {
-      return FieldError(
+      return IterFieldError(
           name, absl::StrCat("must have 1 or 3 values, got ", values->size()));
     }
   }
   for (float value : config.std()) {
-    if (value == 0) return FieldError("std", "values must not be zero");
+    if (value == 0) return IterFieldError("std", "values must not be zero");
   }
   ITERD_RETURN_IF_ERROR(CheckNonNegative(config.brightness(), "brightness"));
   ITERD_RETURN_IF_ERROR(CheckNonNegative(config.contrast(), "contrast"));
@@ -142,13 +121,13 @@ absl::Status ValidateImageIter(const v1::ImageIterConfig& config) {
   ITERD_RETURN_IF_ERROR(CheckNonNegative(config.hue(), "hue"));
   ITERD_RETURN_IF_ERROR(CheckNonNegative(config.pca_noise(), "pca_noise"));
   if (config.rand_gray() < 0 || config.rand_gray() > 1) {
-    return FieldError("rand_gray", "is a probability, must be in [0, 1]");
+    return IterFieldError("rand_gray", "is a probability, must be in [0, 1]");
   }
   if (config.has_inter_method()) {
     const int method = config.inter_method();
     if (!((method >= 0 && method <= 4) || method == 9 || method == 10)) {
-      return FieldError("inter_method",
-                        absl::StrCat("must be 0-4, 9 or 10, got ", method));
+      return IterFieldError("inter_method",
+                            absl::StrCat("must be 0-4, 9 or 10, got ", method));
     }
   }
   return absl::OkStatus();
@@ -199,29 +178,16 @@ absl::StatusOr<OpenedPipeline> OpenImageIter(
   } else if (image_iter.last_batch_handle() == v1::ROLL_OVER) {
     policy = LastBatchPolicy::kRollOverPadIsNew;  // pad = B - held (§11.3).
   }
-  const int depth = config.prefetch_buffer() > 0
-                        ? config.prefetch_buffer()
-                        : environment.default_prefetch_buffer;
-  ITERD_ASSIGN_OR_RETURN(std::unique_ptr<Batcher> batcher,
-                         Batcher::Create({image_iter.batch_size(), policy,
-                                          depth + kPayloadsBeyondPrefetch},
-                                         std::move(source)));
-  ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
-
-  OpenedPipeline opened;
-  SampleSource* stats_source = batcher->source();
-  opened.source_stats = [stats_source] { return stats_source->stats(); };
-  opened.provide_data.push_back(MakeDesc(
-      config.data_name().empty() ? kDefaultDataName : config.data_name(),
-      batcher->data_specs()[0]));
-  opened.provide_label.push_back(MakeDesc(
-      config.label_name().empty() ? kDefaultLabelName : config.label_name(),
-      batcher->label_specs()[0]));
-  opened.batch_size = image_iter.batch_size();
+  PipelineShape shape;
+  shape.batch_size = image_iter.batch_size();
+  shape.policy = policy;
+  shape.prefetch_depth = PrefetchDepth(config, environment);
+  shape.data_names = {DataName(config)};
+  shape.label_names = {LabelName(config)};
+  ITERD_ASSIGN_OR_RETURN(OpenedPipeline opened,
+                         StartPipeline(std::move(source), shape, environment));
   opened.seed = seed;
   opened.num_samples = num_samples;
-  opened.prefetcher =
-      std::make_unique<Prefetcher>(std::move(batcher), depth, environment.pool);
   return opened;
 }
 

@@ -9,17 +9,17 @@
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 #include "server/pipeline/batcher.h"
+#include "server/pipeline/factory_common.h"
 #include "server/pipeline/image_record_source.h"
 #include "server/pipeline/mean_image.h"
 
 namespace iterd::pipeline {
 namespace {
 
-constexpr char kDefaultDataName[] = "data";
-constexpr char kDefaultLabelName[] = "softmax_label";
 constexpr int kDefaultPreprocessThreads = 4;  // MXNet's default.
 
-absl::Status FieldError(absl::string_view field, absl::string_view problem) {
+absl::Status RecordFieldError(absl::string_view field,
+                              absl::string_view problem) {
   return absl::InvalidArgumentError(
       absl::StrCat("image_record.", field, ": ", problem));
 }
@@ -109,29 +109,6 @@ image::SampleWriterParams WriterParams(const v1::ImageRecordConfig& config) {
   return params;
 }
 
-v1::DataDesc MakeDesc(const std::string& name, const TensorSpec& spec,
-                      absl::string_view layout) {
-  v1::DataDesc desc;
-  desc.set_name(name);
-  for (int64_t dim : spec.shape) desc.add_shape(dim);
-  desc.set_dtype(ToProtoDType(spec.dtype));
-  desc.set_layout(std::string(layout));
-  return desc;
-}
-
-absl::Status CheckBatchBytes(const Batcher& batcher,
-                             const PipelineEnvironment& environment) {
-  if (environment.max_batch_bytes == 0) return absl::OkStatus();
-  uint64_t bytes = 0;
-  for (const auto* specs : {&batcher.data_specs(), &batcher.label_specs()}) {
-    for (const TensorSpec& spec : *specs) bytes += spec.byte_size();
-  }
-  if (bytes <= environment.max_batch_bytes) return absl::OkStatus();
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "a batch would take ", bytes, " bytes, more than the daemon's limit of ",
-      environment.max_batch_bytes, " (limits.max_batch_bytes)"));
-}
-
 absl::StatusOr<std::vector<float>> LoadMean(
     const v1::ImageRecordConfig& config,
     const PipelineEnvironment& environment) {
@@ -146,11 +123,11 @@ absl::StatusOr<std::vector<float>> LoadMean(
   if (absl::IsNotFound(mean.status())) {
     // MXNet computes the mean over one pass and writes the file; iterd does
     // not yet, so the client must create it (nd.save) first.
-    return FieldError("mean_img",
-                      absl::StrCat("file \"", config.mean_img(),
-                                   "\" does not exist; iterd does not create "
-                                   "mean images (MXNet would compute one): ",
-                                   mean.status().message()));
+    return RecordFieldError(
+        "mean_img", absl::StrCat("file \"", config.mean_img(),
+                                 "\" does not exist; iterd does not create "
+                                 "mean images (MXNet would compute one): ",
+                                 mean.status().message()));
   }
   return mean;
 }
@@ -159,73 +136,74 @@ absl::StatusOr<std::vector<float>> LoadMean(
 
 absl::Status ValidateImageRecord(const v1::ImageRecordConfig& config) {
   if (config.path_imgrec().empty()) {
-    return FieldError("path_imgrec", "is required");
+    return RecordFieldError("path_imgrec", "is required");
   }
   if (config.data_shape_size() != 3) {
-    return FieldError("data_shape",
-                      absl::StrCat("needs 3 values (C, H, W), got ",
-                                   config.data_shape_size()));
+    return RecordFieldError("data_shape",
+                            absl::StrCat("needs 3 values (C, H, W), got ",
+                                         config.data_shape_size()));
   }
   const int64_t channels = config.data_shape(0);
   if (channels != 1 && channels != 3 && channels != 4) {
-    return FieldError("data_shape",
-                      absl::StrCat("C must be 1, 3 or 4, got ", channels));
+    return RecordFieldError(
+        "data_shape", absl::StrCat("C must be 1, 3 or 4, got ", channels));
   }
   for (int i = 1; i < 3; ++i) {
     if (config.data_shape(i) <= 0 || config.data_shape(i) > (1 << 16)) {
-      return FieldError("data_shape",
-                        absl::StrCat("H and W must be in [1, 65536], got ",
+      return RecordFieldError(
+          "data_shape", absl::StrCat("H and W must be in [1, 65536], got ",
                                      config.data_shape(i)));
     }
   }
   if (config.batch_size() <= 0) {
-    return FieldError("batch_size", absl::StrCat("must be positive, got ",
-                                                 config.batch_size()));
+    return RecordFieldError("batch_size", absl::StrCat("must be positive, got ",
+                                                       config.batch_size()));
   }
   if (config.has_label_width() && config.label_width() < 1) {
-    return FieldError("label_width",
-                      absl::StrCat("must be >= 1, got ", config.label_width()));
+    return RecordFieldError("label_width", absl::StrCat("must be >= 1, got ",
+                                                        config.label_width()));
   }
   if (config.has_preprocess_threads() && config.preprocess_threads() < 1) {
-    return FieldError(
+    return RecordFieldError(
         "preprocess_threads",
         absl::StrCat("must be >= 1, got ", config.preprocess_threads()));
   }
   const int num_parts = std::max(1, config.num_parts());
   if (config.num_parts() < 0) {
-    return FieldError("num_parts", absl::StrCat("must not be negative, got ",
-                                                config.num_parts()));
+    return RecordFieldError(
+        "num_parts",
+        absl::StrCat("must not be negative, got ", config.num_parts()));
   }
   if (config.part_index() < 0 || config.part_index() >= num_parts) {
-    return FieldError("part_index",
-                      absl::StrCat("must be in [0, num_parts = ", num_parts,
+    return RecordFieldError(
+        "part_index", absl::StrCat("must be in [0, num_parts = ", num_parts,
                                    "), got ", config.part_index()));
   }
   if (config.shuffle_chunk_size() < 0) {
-    return FieldError("shuffle_chunk_size",
-                      absl::StrCat("must not be negative, got ",
-                                   config.shuffle_chunk_size()));
+    return RecordFieldError("shuffle_chunk_size",
+                            absl::StrCat("must not be negative, got ",
+                                         config.shuffle_chunk_size()));
   }
   const v1::DataType dtype = config.dtype();
   if (dtype != v1::DATA_TYPE_UNSPECIFIED && dtype != v1::FLOAT32 &&
       dtype != v1::UINT8 && dtype != v1::INT8) {
-    return FieldError("dtype", "must be float32, uint8 or int8");
+    return RecordFieldError("dtype", "must be float32, uint8 or int8");
   }
   if (config.layout() == v1::NHWC && dtype != v1::UINT8) {
-    return FieldError("layout", "NHWC is only offered with dtype uint8");
+    return RecordFieldError("layout", "NHWC is only offered with dtype uint8");
   }
   if (config.layout() != v1::IMAGE_LAYOUT_UNSPECIFIED &&
       config.layout() != v1::NCHW && config.layout() != v1::NHWC) {
-    return FieldError("layout", "must be NCHW or NHWC");
+    return RecordFieldError("layout", "must be NCHW or NHWC");
   }
   if (config.pad() < 0) {
-    return FieldError("pad",
-                      absl::StrCat("must not be negative, got ", config.pad()));
+    return RecordFieldError(
+        "pad", absl::StrCat("must not be negative, got ", config.pad()));
   }
   if (config.bad_record_policy() != v1::BAD_RECORD_POLICY_UNSPECIFIED &&
       config.bad_record_policy() != v1::SKIP &&
       config.bad_record_policy() != v1::FAIL) {
-    return FieldError("bad_record_policy", "must be SKIP or FAIL");
+    return RecordFieldError("bad_record_policy", "must be SKIP or FAIL");
   }
   ITERD_RETURN_IF_ERROR(Prefixed(
       image::DefaultAugmenter::Create(AugmenterParams(config)).status()));
@@ -299,32 +277,18 @@ absl::StatusOr<OpenedPipeline> OpenImageRecord(
       ImageRecordSource::Create(std::move(options), environment.pool));
   const int64_t num_samples = source->num_samples();
   const bool round_batch = !record.has_round_batch() || record.round_batch();
-  const int depth = config.prefetch_buffer() > 0
-                        ? config.prefetch_buffer()
-                        : environment.default_prefetch_buffer;
-  ITERD_ASSIGN_OR_RETURN(
-      std::unique_ptr<Batcher> batcher,
-      Batcher::Create({record.batch_size(),
-                       round_batch ? LastBatchPolicy::kRoundBatch
-                                   : LastBatchPolicy::kZeroFill,
-                       depth + kPayloadsBeyondPrefetch},
-                      std::move(source)));
-  ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
-
-  OpenedPipeline opened;
-  SampleSource* stats_source = batcher->source();
-  opened.source_stats = [stats_source] { return stats_source->stats(); };
-  opened.provide_data.push_back(MakeDesc(
-      config.data_name().empty() ? kDefaultDataName : config.data_name(),
-      batcher->data_specs()[0], nhwc ? "NHWC" : "NCHW"));
-  opened.provide_label.push_back(MakeDesc(
-      config.label_name().empty() ? kDefaultLabelName : config.label_name(),
-      batcher->label_specs()[0], "NCHW"));
-  opened.batch_size = record.batch_size();
+  PipelineShape shape;
+  shape.batch_size = record.batch_size();
+  shape.policy =
+      round_batch ? LastBatchPolicy::kRoundBatch : LastBatchPolicy::kZeroFill;
+  shape.prefetch_depth = PrefetchDepth(config, environment);
+  shape.data_names = {DataName(config)};
+  shape.label_names = {LabelName(config)};
+  shape.data_layout = nhwc ? "NHWC" : "NCHW";
+  ITERD_ASSIGN_OR_RETURN(OpenedPipeline opened,
+                         StartPipeline(std::move(source), shape, environment));
   opened.seed = seed_aug;
   opened.num_samples = num_samples;
-  opened.prefetcher =
-      std::make_unique<Prefetcher>(std::move(batcher), depth, environment.pool);
   return opened;
 }
 

@@ -9,21 +9,13 @@
 #include "common/status/status_macros.h"
 #include "server/pipeline/batcher.h"
 #include "server/pipeline/csv_source.h"
+#include "server/pipeline/factory_common.h"
 #include "server/pipeline/image_iter_factory.h"
 #include "server/pipeline/image_record_factory.h"
 #include "server/pipeline/ndarray_source.h"
 
 namespace iterd::pipeline {
 namespace {
-
-constexpr char kDefaultDataName[] = "data";
-constexpr char kDefaultLabelName[] = "softmax_label";
-// MXNet reports NCHW for every iterator, whatever the data means.
-constexpr char kLayout[] = "NCHW";
-
-absl::Status FieldError(absl::string_view field, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
-}
 
 absl::StatusOr<uint64_t> ShapeBytes(const std::vector<int64_t>& shape,
                                     DType dtype, absl::string_view field) {
@@ -97,33 +89,8 @@ absl::Status ValidateCsv(const v1::CSVConfig& config) {
   return absl::OkStatus();
 }
 
-// Refuses a pipeline whose batches exceed the daemon's limit, before anything
-// is allocated.
-absl::Status CheckBatchBytes(const Batcher& batcher,
-                             const PipelineEnvironment& environment) {
-  if (environment.max_batch_bytes == 0) return absl::OkStatus();
-  uint64_t bytes = 0;
-  for (const auto* specs : {&batcher.data_specs(), &batcher.label_specs()}) {
-    for (const TensorSpec& spec : *specs) bytes += spec.byte_size();
-  }
-  if (bytes <= environment.max_batch_bytes) return absl::OkStatus();
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "a batch would take ", bytes, " bytes, more than the daemon's limit of ",
-      environment.max_batch_bytes, " (limits.max_batch_bytes)"));
-}
-
-v1::DataDesc MakeDesc(const std::string& name, const TensorSpec& spec) {
-  v1::DataDesc desc;
-  desc.set_name(name);
-  for (int64_t dim : spec.shape) desc.add_shape(dim);
-  desc.set_dtype(ToProtoDType(spec.dtype));
-  desc.set_layout(kLayout);
-  return desc;
-}
-
-// Input names as MXNet's NDArrayIter assigns them to unnamed arrays: "data" for
-// one array,
-// "_0_data", "_1_data", ... for several.
+// Input names as MXNet's NDArrayIter assigns them to unnamed arrays: "data"
+// for one array, "_0_data", "_1_data", ... for several.
 std::string ArrayName(const v1::ArraySource& array, int position, int count,
                       const std::string& base) {
   if (!array.name().empty()) return array.name();
@@ -163,10 +130,8 @@ absl::StatusOr<OpenedPipeline> OpenNDArray(
   const v1::NDArrayConfig& ndarray = config.ndarray();
   NDArraySourceOptions options;
   size_t next_upload = 0;
-  const std::string data_name =
-      config.data_name().empty() ? kDefaultDataName : config.data_name();
-  const std::string label_name =
-      config.label_name().empty() ? kDefaultLabelName : config.label_name();
+  const std::string data_name = DataName(config);
+  const std::string label_name = LabelName(config);
   ITERD_ASSIGN_OR_RETURN(options.data,
                          LoadArrays(ndarray.data(), data_name, &uploads,
                                     &next_upload, environment));
@@ -187,44 +152,27 @@ absl::StatusOr<OpenedPipeline> OpenNDArray(
   ITERD_ASSIGN_OR_RETURN(std::unique_ptr<NDArraySource> source,
                          NDArraySource::Create(std::move(options)));
   NDArraySource* ndarray_source = source.get();
-  OpenedPipeline opened;
-  opened.seed = seed;
-  opened.num_samples = source->num_samples();
-  const std::vector<std::string> data_names = ndarray_source->data_names();
-  const std::vector<std::string> label_names = ndarray_source->label_names();
-  const int depth = config.prefetch_buffer() > 0
-                        ? config.prefetch_buffer()
-                        : environment.default_prefetch_buffer;
-  LastBatchPolicy policy = LastBatchPolicy::kPad;
+  const int64_t num_samples = source->num_samples();
+  PipelineShape shape;
+  shape.batch_size = ndarray.batch_size();
   switch (ndarray.last_batch_handle()) {
     case v1::DISCARD:
-      policy = LastBatchPolicy::kDiscard;
+      shape.policy = LastBatchPolicy::kDiscard;
       break;
     case v1::ROLL_OVER:
-      policy = LastBatchPolicy::kRollOver;
+      shape.policy = LastBatchPolicy::kRollOver;
       break;
     default:
-      policy = LastBatchPolicy::kPad;
+      shape.policy = LastBatchPolicy::kPad;
       break;
   }
-  ITERD_ASSIGN_OR_RETURN(std::unique_ptr<Batcher> batcher,
-                         Batcher::Create({ndarray.batch_size(), policy,
-                                          depth + kPayloadsBeyondPrefetch},
-                                         std::move(source)));
-  ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
-  SampleSource* stats_source = batcher->source();
-  opened.source_stats = [stats_source] { return stats_source->stats(); };
-  for (size_t i = 0; i < data_names.size(); ++i) {
-    opened.provide_data.push_back(
-        MakeDesc(data_names[i], batcher->data_specs()[i]));
-  }
-  for (size_t i = 0; i < label_names.size(); ++i) {
-    opened.provide_label.push_back(
-        MakeDesc(label_names[i], batcher->label_specs()[i]));
-  }
-  opened.batch_size = ndarray.batch_size();
-  opened.prefetcher =
-      std::make_unique<Prefetcher>(std::move(batcher), depth, environment.pool);
+  shape.prefetch_depth = PrefetchDepth(config, environment);
+  shape.data_names = ndarray_source->data_names();
+  shape.label_names = ndarray_source->label_names();
+  ITERD_ASSIGN_OR_RETURN(OpenedPipeline opened,
+                         StartPipeline(std::move(source), shape, environment));
+  opened.seed = seed;
+  opened.num_samples = num_samples;
   Prefetcher* prefetcher = opened.prefetcher.get();
   opened.sample_order = [prefetcher, ndarray_source]() {
     std::vector<uint64_t> order;
@@ -266,72 +214,18 @@ absl::StatusOr<OpenedPipeline> OpenCsv(const v1::PipelineConfig& config,
   ITERD_ASSIGN_OR_RETURN(std::unique_ptr<SampleSource> source,
                          CsvSource::Create(options, environment.pool));
   const bool round_batch = !csv.has_round_batch() || csv.round_batch();
-  ITERD_ASSIGN_OR_RETURN(
-      std::unique_ptr<Batcher> batcher,
-      Batcher::Create(
-          {csv.batch_size(), round_batch ? LastBatchPolicy::kRoundBatch
-                                         : LastBatchPolicy::kZeroFill},
-          std::move(source)));
-  ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
-  OpenedPipeline opened;
-  SampleSource* stats_source = batcher->source();
-  opened.source_stats = [stats_source] { return stats_source->stats(); };
-  opened.provide_data.push_back(MakeDesc(
-      config.data_name().empty() ? kDefaultDataName : config.data_name(),
-      batcher->data_specs()[0]));
-  opened.provide_label.push_back(MakeDesc(
-      config.label_name().empty() ? kDefaultLabelName : config.label_name(),
-      batcher->label_specs()[0]));
-  opened.batch_size = csv.batch_size();
-  opened.num_samples = -1;
-  opened.prefetcher =
-      std::make_unique<Prefetcher>(std::move(batcher), depth, environment.pool);
-  return opened;
+  PipelineShape shape;
+  shape.batch_size = csv.batch_size();
+  shape.policy =
+      round_batch ? LastBatchPolicy::kRoundBatch : LastBatchPolicy::kZeroFill;
+  shape.prefetch_depth = depth;
+  shape.data_names = {DataName(config)};
+  shape.label_names = {LabelName(config)};
+  // num_samples stays -1: a streamed CSV's row count is known after a pass.
+  return StartPipeline(std::move(source), shape, environment);
 }
 
 }  // namespace
-
-absl::StatusOr<DType> FromProtoDType(v1::DataType dtype,
-                                     absl::string_view field) {
-  switch (dtype) {
-    case v1::FLOAT32:
-      return DType::kFloat32;
-    case v1::FLOAT64:
-      return DType::kFloat64;
-    case v1::FLOAT16:
-      return DType::kFloat16;
-    case v1::UINT8:
-      return DType::kUInt8;
-    case v1::INT8:
-      return DType::kInt8;
-    case v1::INT32:
-      return DType::kInt32;
-    case v1::INT64:
-      return DType::kInt64;
-    default:
-      return FieldError(field, "unspecified or unknown dtype");
-  }
-}
-
-v1::DataType ToProtoDType(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return v1::FLOAT32;
-    case DType::kFloat64:
-      return v1::FLOAT64;
-    case DType::kFloat16:
-      return v1::FLOAT16;
-    case DType::kUInt8:
-      return v1::UINT8;
-    case DType::kInt8:
-      return v1::INT8;
-    case DType::kInt32:
-      return v1::INT32;
-    case DType::kInt64:
-      return v1::INT64;
-  }
-  return v1::DATA_TYPE_UNSPECIFIED;
-}
 
 absl::Status ValidatePipelineConfig(const v1::PipelineConfig& config) {
   if (config.prefetch_buffer() < 0) {

@@ -66,6 +66,22 @@ def client_description():
     return "python pid=%d host=%s" % (os.getpid(), socket.gethostname())
 
 
+def open_with_own_client(server, config):
+    """Opens an inline pipeline on a new Client; returns (client, OpenIteratorResponse).
+
+    For iterators that own their connection (mx.io-style constructors): the client is closed
+    again if the open fails, so a bad argument leaks no channel.
+    """
+    client = Client(server)
+    try:
+        response = client.open_iterator_response(
+            service_pb2.OpenIterator(config=config, client=client_description()))
+    except BaseException:
+        client.close()
+        raise
+    return client, response
+
+
 class Client(object):
     """A connection to an iterd daemon (mirrors the daemon's DataIterService)."""
 

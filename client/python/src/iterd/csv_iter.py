@@ -13,12 +13,10 @@ import warnings
 import numpy as np
 
 from iterd import errors
-from iterd.client import Client
-from iterd.client import client_description
+from iterd.client import open_with_own_client
 from iterd.client import resolve_max_batches
 from iterd.remote_iter import RemoteIter
 from iterd.v1 import pipeline_pb2
-from iterd.v1 import service_pb2
 from iterd.v1 import tensor_pb2
 
 _DTYPES = {
@@ -122,11 +120,5 @@ class CSVIter(RemoteIter):
             csv.delimiter = delimiter
         window = resolve_max_batches(max_batches, in_flight)
 
-        client = Client(server)
-        try:
-            response = client.open_iterator_response(
-                service_pb2.OpenIterator(config=config, client=client_description()))
-        except BaseException:
-            client.close()
-            raise
+        client, response = open_with_own_client(server, config)
         super(CSVIter, self).__init__(client, response, window, owns_client=True)

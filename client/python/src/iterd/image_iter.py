@@ -14,15 +14,13 @@ import os
 import numpy as np
 
 from iterd import errors
-from iterd.client import Client
-from iterd.client import client_description
+from iterd.client import open_with_own_client
 from iterd.client import resolve_max_batches
 from iterd.csv_iter import parse_shape
 from iterd.image_record_iter import parse_float
 from iterd.image_record_iter import set_config_field
 from iterd.remote_iter import RemoteIter
 from iterd.v1 import pipeline_pb2
-from iterd.v1 import service_pb2
 
 _LAST_BATCH_HANDLES = {
     "pad": pipeline_pb2.PAD,
@@ -151,13 +149,7 @@ class ImageIter(RemoteIter):
             bad_record_policy, kwargs))
         window = resolve_max_batches(max_batches, in_flight)
 
-        client = Client(server)
-        try:
-            response = client.open_iterator_response(
-                service_pb2.OpenIterator(config=config, client=client_description()))
-        except BaseException:
-            client.close()
-            raise
+        client, response = open_with_own_client(server, config)
         super(ImageIter, self).__init__(client, response, window, owns_client=True)
         self.data_shape = tuple(config.image_iter.data_shape)
         self.label_width = int(label_width)

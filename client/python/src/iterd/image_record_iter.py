@@ -19,14 +19,12 @@ import numpy as np
 from google.protobuf import descriptor as protobuf_descriptor
 
 from iterd import errors
-from iterd.client import Client
-from iterd.client import client_description
+from iterd.client import open_with_own_client
 from iterd.client import resolve_max_batches
 from iterd.csv_iter import parse_bool
 from iterd.csv_iter import parse_shape
 from iterd.remote_iter import RemoteIter
 from iterd.v1 import pipeline_pb2
-from iterd.v1 import service_pb2
 from iterd.v1 import tensor_pb2
 
 _FieldDescriptor = protobuf_descriptor.FieldDescriptor
@@ -196,13 +194,7 @@ class ImageRecordIter(RemoteIter):
                                              (prefetch_buffer,))
         window = resolve_max_batches(max_batches, in_flight)
 
-        client = Client(server)
-        try:
-            response = client.open_iterator_response(
-                service_pb2.OpenIterator(config=config, client=client_description()))
-        except BaseException:
-            client.close()
-            raise
+        client, response = open_with_own_client(server, config)
         super(ImageRecordIter, self).__init__(client, response, window, owns_client=True)
         # MXNet's MXDataIter fetches the first batch at construction: errors in the data (an
         # undecodable first record under the FAIL policy...) surface here, as there.
