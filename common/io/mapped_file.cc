@@ -37,7 +37,10 @@ int MadviseAdvice(AccessPattern access_pattern) {
 
 absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Open(
     const std::string& path, AccessPattern access_pattern) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a blocking open() of a FIFO waits for a writer, forever if
+  // none comes, and would take a pool thread with it. The S_ISREG check below
+  // then refuses the FIFO; for a regular file the flag changes nothing.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return ErrnoError(errno, "open", path);
   struct stat info;
   if (::fstat(fd, &info) != 0) {
@@ -50,8 +53,12 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Open(
   if (!S_ISREG(info.st_mode)) {
     ::close(fd);
     return absl::InvalidArgumentError(
-        absl::StrCat("cannot map ", path, ": not a regular file"));
+        absl::StrCat("cannot map ", path, ": it is not a regular file"));
   }
+  // Cleared only for clarity: O_NONBLOCK has no effect on mmap of a regular
+  // file, and the descriptor is closed right after mapping.
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   const size_t size = static_cast<size_t>(info.st_size);
   void* address = nullptr;
   if (size > 0) {  // mmap rejects length 0.

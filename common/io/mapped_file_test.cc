@@ -1,11 +1,14 @@
 #include "common/io/mapped_file.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -90,6 +93,25 @@ TEST(MappedFileTest, FolderIsInvalidArgumentNamingThePath) {
   auto file = MappedFile::Open(dir);
   EXPECT_EQ(file.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(file.status().message(), HasSubstr(dir));
+}
+
+TEST(MappedFileTest, FifoIsInvalidArgumentPromptlyWithoutWaitingForAWriter) {
+  // A blocking open() of a FIFO with no writer never returns; a FIFO under a
+  // data root must be refused at once, not hang the pool thread opening it.
+  const std::string path = TempDir("fifo") + "/pipe.csv";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  auto opened = std::async(std::launch::async,
+                           [&path] { return MappedFile::Open(path); });
+  if (opened.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    // Connect a writer so the blocked open() returns and the test can end.
+    const int writer = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);
+    if (writer >= 0) ::close(writer);
+    FAIL() << "MappedFile::Open blocked on a FIFO";
+  }
+  auto file = opened.get();
+  EXPECT_EQ(file.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(file.status().message(), HasSubstr(path));
+  EXPECT_THAT(file.status().message(), HasSubstr("is not a regular file"));
 }
 
 TEST(MappedFileTest, UnreadableFileIsPermissionDeniedNamingThePath) {

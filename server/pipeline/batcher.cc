@@ -28,9 +28,10 @@ std::vector<TensorSpec> WithBatchAxis(const std::vector<TensorSpec>& samples,
 
 absl::StatusOr<std::unique_ptr<Batcher>> Batcher::Create(
     const BatcherOptions& options, std::unique_ptr<SampleSource> source) {
-  if (options.batch_size <= 0) {
+  if (options.batch_size <= 0 || options.batch_size > kMaxBatchSize) {
     return absl::InvalidArgumentError(
-        absl::StrCat("batch_size must be positive, got ", options.batch_size));
+        absl::StrCat("batch_size must be positive and at most ", kMaxBatchSize,
+                     ", got ", options.batch_size));
   }
   return std::unique_ptr<Batcher>(new Batcher(options, std::move(source)));
 }

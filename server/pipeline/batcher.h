@@ -55,6 +55,11 @@ enum class LastBatchPolicy {
 // fault in) fresh 10-150 MB buffers.
 inline constexpr int kPayloadsBeyondPrefetch = 4;
 
+// Largest batch_size accepted (2^24 samples). Per-batch bookkeeping (sample
+// ids) is sized by it, and a client-supplied size must not be able to exhaust
+// memory on its own.
+inline constexpr int64_t kMaxBatchSize = int64_t{1} << 24;
+
 struct BatcherOptions {
   int64_t batch_size = 0;
   LastBatchPolicy policy = LastBatchPolicy::kPad;

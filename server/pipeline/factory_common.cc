@@ -1,5 +1,7 @@
 #include "server/pipeline/factory_common.h"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,15 +24,31 @@ v1::DataDesc MakeDesc(const std::string& name, const TensorSpec& spec,
 // is allocated.
 absl::Status CheckBatchBytes(const Batcher& batcher,
                              const PipelineEnvironment& environment) {
-  if (environment.max_batch_bytes == 0) return absl::OkStatus();
-  uint64_t bytes = 0;
+  // Computed here with overflow checks: the shapes come from clients.
+  const uint64_t limit = environment.max_batch_bytes > 0
+                             ? environment.max_batch_bytes
+                             : std::numeric_limits<uint64_t>::max();
+  uint64_t total = 0;
+  bool too_large = false;
   for (const auto* specs : {&batcher.data_specs(), &batcher.label_specs()}) {
-    for (const TensorSpec& spec : *specs) bytes += spec.byte_size();
+    for (const TensorSpec& spec : *specs) {
+      uint64_t bytes = DTypeSize(spec.dtype);
+      for (int64_t dim : spec.shape) {
+        const uint64_t size = static_cast<uint64_t>(std::max<int64_t>(dim, 0));
+        if (size != 0 && bytes > limit / size) too_large = true;
+        bytes *= size;
+      }
+      if (too_large || bytes > limit - total) {
+        too_large = true;
+        break;
+      }
+      total += bytes;
+    }
   }
-  if (bytes <= environment.max_batch_bytes) return absl::OkStatus();
+  if (!too_large) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
-      "a batch would take ", bytes, " bytes, more than the daemon's limit of ",
-      environment.max_batch_bytes, " (limits.max_batch_bytes)"));
+      "a batch would take more than the daemon's limit of ",
+      environment.max_batch_bytes, " bytes (limits.max_batch_bytes)"));
 }
 
 }  // namespace

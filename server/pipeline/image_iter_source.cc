@@ -23,8 +23,8 @@
 namespace iterd::pipeline {
 namespace {
 
-// The shuffle's engine stream. Augmentation uses Engine(seed, epoch, position),
-// so the shuffle takes a stream no epoch number reaches.
+// The shuffle's engine stream. Augmentation uses Engine(seed, pass, position),
+// so the shuffle takes a stream no pass number reaches.
 constexpr uint64_t kShuffleStream = std::numeric_limits<uint64_t>::max();
 // Skipped images listed in SourceStats.skipped_examples.
 constexpr size_t kMaxSkippedExamples = 10;
@@ -288,6 +288,7 @@ absl::Status ImageIterSource::StartEpoch(int64_t epoch) {
 }
 
 absl::Status ImageIterSource::Rewind() {
+  ++pass_;  // StartEpoch also ends here.
   position_ = 0;
   if (sequential_) reader_->Seek(0);
   return absl::OkStatus();
@@ -395,7 +396,7 @@ void ImageIterSource::Decode(Job* job, Batch* batch) const {
   }
   cv::Mat rgb;
   cv::cvtColor(*bgr, rgb, cv::COLOR_BGR2RGB);
-  random::Engine engine(options_.seed, static_cast<uint64_t>(epoch_),
+  random::Engine engine(options_.seed, pass_,
                         static_cast<uint64_t>(job->position));
   float* pixels = reinterpret_cast<float*>(batch->data(0).row(job->row).data());
   job->status = augmenter_.Apply(

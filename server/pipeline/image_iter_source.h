@@ -161,6 +161,11 @@ class ImageIterSource final : public SampleSource {
   std::unique_ptr<recordio::RecordReader> reader_;
 
   int64_t epoch_ = 0;
+  // Passes over the data so far (every StartEpoch and Rewind begins one).
+  // Augmentation draws come from (seed, pass, position): the filler samples of
+  // a padded last batch, re-read from position 0, get fresh augmentations
+  // instead of repeating the epoch's first ones.
+  uint64_t pass_ = 0;
   std::vector<int64_t> order_;  // Indices into samples_, this epoch's order.
   int64_t position_ = 0;        // Next position in the pass.
 

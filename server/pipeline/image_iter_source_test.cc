@@ -5,6 +5,7 @@
 #include "server/pipeline/image_iter_source.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -297,6 +298,35 @@ TEST(ImageIterSourceTest, MissingListedImageFailsTheOpenNamingIt) {
   ASSERT_FALSE(source.ok());
   EXPECT_EQ(source.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(source.status().message(), HasSubstr("class/gone.jpg"));
+}
+
+TEST(ImageIterSourceTest, ListedFifoIsSkippedAndCountedWithoutBlocking) {
+  // A FIFO exists, so it passes the resolver like any file; reading it on a
+  // pool thread must not wait for a writer. Under the skip policy it counts as
+  // one bad image whose reason says it is not a regular file.
+  const std::string dir = WriteImageFolder("fifo", {"9", "1"});
+  const std::string fifo = dir + "/class/pipe.jpg";
+  unlink(fifo.c_str());  // Left by an earlier run in the same TEST_TMPDIR.
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  WriteFile(dir + "/images.lst",
+            "9\t4\tclass/img9.jpg\n3\t3\tclass/pipe.jpg\n"
+            "1\t1\tclass/img1.jpg\n");
+  ImageIterSourceOptions options;
+  options.height = kHeight;
+  options.width = kWidth;
+  options.path_imglist = dir + "/images.lst";
+  options.path_root = dir;
+  options.resolve_path = ResolveExisting;
+  options.augmenter.resize = 40;
+  auto source = MustCreate(options);
+  ASSERT_NE(source, nullptr);
+  EXPECT_THAT(ReadPass(source.get(), 2).labels, ElementsAre(4, 1));
+  const SourceStats stats = source->stats();
+  EXPECT_EQ(stats.records_decoded, 2);
+  EXPECT_EQ(stats.records_skipped, 1);
+  ASSERT_EQ(stats.skipped_examples.size(), 1u);
+  EXPECT_THAT(stats.skipped_examples[0], HasSubstr("class/pipe.jpg"));
+  EXPECT_THAT(stats.skipped_examples[0], HasSubstr("is not a regular file"));
 }
 
 TEST(ImageIterSourceTest, BadListLinesNameTheFileAndLine) {

@@ -196,10 +196,14 @@ SourceStats ImageRecordSource::stats() const {
   return stats_;
 }
 
-absl::Status ImageRecordSource::Rewind() { return order_->Rewind(); }
+absl::Status ImageRecordSource::Rewind() {
+  ++pass_;
+  return order_->Rewind();
+}
 
 absl::Status ImageRecordSource::StartEpoch(int64_t epoch) {
   epoch_ = epoch;
+  ++pass_;
   return order_->StartEpoch(epoch);
 }
 
@@ -360,7 +364,7 @@ ImageRecordSource::ItemResult ImageRecordSource::ProcessRecord(
     result.status = image.status();
     return result;
   }
-  random::Engine rng(options_.seed_aug, static_cast<uint64_t>(epoch_),
+  random::Engine rng(options_.seed_aug, static_cast<uint64_t>(pass_),
                      static_cast<uint64_t>(raw.position));
   result.status = augmenter_->Apply(&*image, &rng);
   if (!result.status.ok()) return result;

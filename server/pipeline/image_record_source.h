@@ -156,6 +156,12 @@ class ImageRecordSource final : public SampleSource {
   std::vector<TensorSpec> data_specs_;
   std::vector<TensorSpec> label_specs_;
   int64_t epoch_ = 0;
+  // Passes over the data so far (StartEpoch and Rewind each begin one).
+  // Augmentation draws come from (seed_aug, pass, position), not (epoch,
+  // position): round_batch continues an epoch after a wrap without StartEpoch,
+  // and the wrap's filler samples are re-read from position 0, so keying on the
+  // epoch would repeat earlier augmentations exactly.
+  uint64_t pass_ = 0;
   std::vector<RawRecord> raw_;  // This call's records, reused.
 
   mutable absl::Mutex stats_mu_;

@@ -17,14 +17,22 @@
 namespace iterd::pipeline {
 namespace {
 
+// Bytes of an array of `shape` and `dtype`, refusing sizes that overflow or
+// exceed what any upload could hold (the shape comes from the client).
 absl::StatusOr<uint64_t> ShapeBytes(const std::vector<int64_t>& shape,
                                     DType dtype, absl::string_view field) {
-  uint64_t elements = 1;
+  constexpr uint64_t kMaxArrayBytes = uint64_t{1}
+                                      << 50;  // 1 PiB: larger is a bad shape.
+  uint64_t bytes = DTypeSize(dtype);
   for (int64_t dim : shape) {
     if (dim < 0) return FieldError(field, "dimensions must not be negative");
-    elements *= static_cast<uint64_t>(dim);
+    if (dim != 0 && bytes > kMaxArrayBytes / static_cast<uint64_t>(dim)) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(field, ": the shape describes more than 2^50 bytes"));
+    }
+    bytes *= static_cast<uint64_t>(dim);
   }
-  return elements * DTypeSize(dtype);
+  return bytes;
 }
 
 std::vector<int64_t> ToVector(
@@ -228,8 +236,17 @@ absl::StatusOr<OpenedPipeline> OpenCsv(const v1::PipelineConfig& config,
 }  // namespace
 
 absl::Status ValidatePipelineConfig(const v1::PipelineConfig& config) {
-  if (config.prefetch_buffer() < 0) {
-    return FieldError("prefetch_buffer", "must not be negative");
+  // Each prefetched batch holds memory (up to limits.max_batch_bytes): the
+  // depth is bounded.
+  for (const auto& [field, depth] :
+       {std::pair<const char*, int>{"prefetch_buffer",
+                                    config.prefetch_buffer()},
+        {"csv.prefetch_buffer", config.csv().prefetch_buffer()}}) {
+    if (depth < 0 || depth > kMaxPrefetchBuffer) {
+      return FieldError(
+          field, absl::StrCat("must be between 0 and ", kMaxPrefetchBuffer,
+                              ", got ", depth));
+    }
   }
   switch (config.kind_case()) {
     case v1::PipelineConfig::kNdarray:
@@ -299,6 +316,7 @@ absl::StatusOr<std::vector<InlineArraySpec>> DeclaredInlineArrays(
       const std::string field =
           absl::StrCat("inline array '", array.name(), "'");
       InlineArraySpec spec;
+      spec.name = array.name();
       ITERD_ASSIGN_OR_RETURN(spec.dtype, FromProtoDType(array.inline_().dtype(),
                                                         field + " dtype"));
       spec.shape = ToVector(array.inline_().shape());

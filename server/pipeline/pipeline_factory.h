@@ -26,6 +26,10 @@
 
 namespace iterd::pipeline {
 
+// Most batches an iterator may prefetch (prefetch_buffer, csv.prefetch_buffer,
+// limits.default_prefetch_buffer): each holds up to limits.max_batch_bytes.
+inline constexpr int kMaxPrefetchBuffer = 64;
+
 // What the factory needs from the daemon.
 struct PipelineEnvironment {
   // Maps a client path to an absolute path under the data roots
@@ -38,6 +42,7 @@ struct PipelineEnvironment {
 
 // Type and shape of an array the client uploads in the OpenIterator stream.
 struct InlineArraySpec {
+  std::string name;  // The ArraySource's name, for upload error messages.
   DType dtype = DType::kFloat32;
   std::vector<int64_t> shape;
   uint64_t byte_size = 0;

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace iterd::pipeline {
 
 Prefetcher::Prefetcher(std::unique_ptr<BatchIterator> input, int depth,
@@ -81,12 +83,17 @@ absl::Status Prefetcher::GetNext(std::shared_ptr<const Batch>* batch,
   return absl::OkStatus();
 }
 
-absl::Status Prefetcher::WaitForFirst() {
+absl::Status Prefetcher::WaitForFirst(const std::function<bool()>& is_cancelled,
+                                      absl::Duration poll) {
   absl::MutexLock lock(&mu_);
   auto ready_or_cancelled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return cancelled_ || !ready_.empty();
   };
-  mu_.Await(absl::Condition(&ready_or_cancelled));
+  while (!mu_.AwaitWithTimeout(absl::Condition(&ready_or_cancelled), poll)) {
+    if (is_cancelled && is_cancelled()) {
+      return absl::CancelledError("the client cancelled the open");
+    }
+  }
   if (cancelled_) return absl::CancelledError("the iterator was closed");
   return ready_.front().status;
 }
@@ -95,6 +102,16 @@ absl::Status Prefetcher::Reset(std::optional<int64_t> batches_consumed) {
   absl::MutexLock lock(&mu_);
   ++exclusive_users_;
   WaitIdleLocked();
+  if (batches_consumed.has_value() &&
+      (*batches_consumed < 0 || *batches_consumed > delivered_in_epoch_)) {
+    // A client cannot have used more batches than it was sent.
+    const int64_t delivered = delivered_in_epoch_;
+    --exclusive_users_;
+    MaybeScheduleLocked();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batches_consumed: ", *batches_consumed, " is not between 0 and the ",
+        delivered, " batches sent this epoch"));
+  }
   const bool epoch_finished =
       end_reached_ &&
       batches_consumed.value_or(delivered_in_epoch_) >= produced_in_epoch_;

@@ -49,7 +49,11 @@ class Prefetcher final {
   // Waits until the first result is ready and returns its status without
   // consuming it: an open iterator reports bad data at once, as MXNet's
   // constructors do.
-  absl::Status WaitForFirst() ABSL_LOCKS_EXCLUDED(mu_);
+  // Polls `is_cancelled` like GetNext(), so an abandoned open does not hold its
+  // thread.
+  absl::Status WaitForFirst(const std::function<bool()>& is_cancelled = nullptr,
+                            absl::Duration poll = absl::Milliseconds(100))
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Drops prefetched batches and starts the next epoch of the input.
   // `batches_consumed` is how many batches of this epoch the final consumer

@@ -1,13 +1,33 @@
 #include "server/service/array_upload.h"
 
 #include <cstring>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 
 namespace iterd::service {
+namespace {
+
+// "inline array 'data' (array 0)": the client knows its arrays by name; the
+// index is what it put in ArrayChunk.array.
+std::string ArrayName(const pipeline::InlineArraySpec& spec, size_t index) {
+  return absl::StrCat("inline array '", spec.name, "' (array ", index, ")");
+}
+
+// "'data', 'label'": the declared names, for a chunk naming no such array.
+std::string DeclaredNames(const std::vector<pipeline::InlineArraySpec>& specs) {
+  std::string names;
+  for (const pipeline::InlineArraySpec& spec : specs) {
+    absl::StrAppend(&names, names.empty() ? "" : ", ", "'", spec.name, "'");
+  }
+  return names;
+}
+
+}  // namespace
 
 ArrayUpload::~ArrayUpload() {
   if (reserved_ > 0) registry_->ReleaseInlineBytes(reserved_);
@@ -30,24 +50,25 @@ absl::Status ArrayUpload::Begin(const v1::PipelineConfig& config) {
 absl::Status ArrayUpload::Append(const v1::ArrayChunk& chunk) {
   const size_t array = chunk.array();
   if (array >= specs_.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ArrayChunk for inline array ", array,
-                     ", but the config declares ", specs_.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ArrayChunk for inline array ", array, ", but the config declares ",
+        specs_.size(), " inline arrays (", DeclaredNames(specs_), ")"));
   }
   while (current_ < array &&
          received_[current_] == specs_[current_].byte_size) {
     ++current_;
   }
   if (array != current_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ArrayChunk for inline array ", array, " before array ", current_,
-        " is complete (arrays are uploaded one after the other)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ArrayChunk for ", ArrayName(specs_[array], array),
+                     " before ", ArrayName(specs_[current_], current_),
+                     " is complete (arrays are uploaded one after the other)"));
   }
   const uint64_t size = chunk.data().size();
   if (received_[array] + size > specs_[array].byte_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("inline array ", array, " got more than its declared ",
-                     specs_[array].byte_size, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        ArrayName(specs_[array], array), " got more than its declared ",
+        specs_[array].byte_size, " bytes"));
   }
   std::memcpy(buffers_[array].get() + received_[array], chunk.data().data(),
               size);
@@ -60,7 +81,7 @@ absl::StatusOr<std::vector<Array>> ArrayUpload::Finish() {
   for (size_t i = 0; i < specs_.size(); ++i) {
     if (received_[i] != specs_[i].byte_size) {
       return absl::InvalidArgumentError(
-          absl::StrCat("inline array ", i, " got ", received_[i],
+          absl::StrCat(ArrayName(specs_[i], i), " got ", received_[i],
                        " of its declared ", specs_[i].byte_size, " bytes"));
     }
     const uint8_t* data = buffers_[i].get();

@@ -67,7 +67,9 @@ absl::Status IteratorRegistry::CheckCapacity() {
 
 absl::Status IteratorRegistry::ReserveInlineBytes(uint64_t bytes) {
   absl::MutexLock lock(&mu_);
-  if (inline_bytes_reserved_ + bytes > options_.max_inline_bytes) {
+  // Written so that a huge `bytes` cannot wrap the sum around.
+  if (bytes > options_.max_inline_bytes ||
+      inline_bytes_reserved_ > options_.max_inline_bytes - bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "uploading ", bytes,
         " bytes of arrays would exceed the daemon's budget of ",

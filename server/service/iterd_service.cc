@@ -137,7 +137,8 @@ grpc::Status IterdServiceImpl::OpenIterator(
       pipeline::OpenPipeline(*config, *std::move(arrays), Environment());
   if (!opened.ok()) return ToGrpcStatus(opened.status());
   // Bad data surfaces now, as in MXNet's constructors.
-  status = opened->prefetcher->WaitForFirst();
+  status = opened->prefetcher->WaitForFirst(
+      [context] { return context->IsCancelled(); });
   if (!status.ok()) return ToGrpcStatus(status);
 
   for (const v1::DataDesc& desc : opened->provide_data) {

@@ -66,9 +66,11 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config) {
     return absl::InvalidArgumentError(
         "limits.idle_timeout_seconds: must not be negative");
   }
-  if (limits.default_prefetch_buffer() < 0) {
+  if (limits.default_prefetch_buffer() < 0 ||
+      limits.default_prefetch_buffer() > pipeline::kMaxPrefetchBuffer) {
     return absl::InvalidArgumentError(
-        "limits.default_prefetch_buffer: must not be negative");
+        absl::StrCat("limits.default_prefetch_buffer: must be between 0 and ",
+                     pipeline::kMaxPrefetchBuffer));
   }
   if (limits.worker_threads() < 0) {
     return absl::InvalidArgumentError(

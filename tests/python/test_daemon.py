@@ -13,6 +13,7 @@ import iterd
 from conftest import iterd_binary, start_daemon, stop_daemon
 from helpers import write_rows_csv
 from iterd.v1 import pipeline_pb2
+from iterd.v1 import tensor_pb2
 
 
 def big_array_config(path, batch_size):
@@ -147,3 +148,44 @@ def test_npz_members_are_served_stored_and_compressed(tmp_path):
             client.open_config(missing)  # The message lists the archive's keys.
     finally:
         stop_daemon(daemon)
+
+
+def inline_config(shape, dtype, batch_size):
+    config = pipeline_pb2.PipelineConfig()
+    source = config.ndarray.data.add()
+    source.name = "data"
+    source.inline.dtype = dtype
+    source.inline.shape.extend(shape)
+    config.ndarray.batch_size = batch_size
+    return config
+
+
+def test_overflowing_inline_shape_is_refused_and_the_daemon_survives(tmp_path):
+    # 2^41 x 2^20 float64 elements = 2^64 bytes: must not wrap around to a tiny buffer.
+    daemon = start_daemon(tmp_path, tmp_path / "log")
+    try:
+        client = iterd.Client(daemon.address)
+        config = inline_config([1 << 41, 1 << 20], tensor_pb2.FLOAT64, 1)
+        config.ndarray.num_parts = (1 << 31) - 1
+        with pytest.raises(iterd.ResourceExhausted, match="data"):
+            client.open_config(config)
+        assert daemon.process.poll() is None
+        assert client.stats().open_iterators == 0
+    finally:
+        assert stop_daemon(daemon) == 0
+
+
+def test_absurd_batch_size_is_refused_and_the_daemon_survives(tmp_path):
+    daemon = start_daemon(tmp_path, tmp_path / "log")
+    try:
+        client = iterd.Client(daemon.address)
+        config = inline_config([1, 0], tensor_pb2.FLOAT32, 1 << 40)
+        with pytest.raises(iterd.InvalidArgument, match="batch_size"):
+            client.open_config(config)
+        config = inline_config([4, 2], tensor_pb2.FLOAT32, 2)
+        config.prefetch_buffer = 100000
+        with pytest.raises(iterd.InvalidArgument, match="prefetch_buffer"):
+            client.open_config(config, arrays=[np.zeros((4, 2), np.float32)])
+        assert daemon.process.poll() is None
+    finally:
+        assert stop_daemon(daemon) == 0

@@ -415,3 +415,22 @@ def test_every_image_record_config_field_is_a_keyword_and_takes_mxnet_strings():
         image_record_config({"num_parts": 2**40})
     with pytest.raises(iterd.InvalidArgument, match="rand_crop"):
         image_record_config({"rand_crop": "maybe"})
+
+
+@pytest.mark.parametrize("round_batch", [True, False])
+def test_random_augmentation_differs_between_epochs(images, address, round_batch):
+    # 20 records in batches of 3: with round_batch the epoch ends on a wrapped batch and the next
+    # one continues after it. Augmentations are drawn per pass over the data, so no sample of
+    # epoch 2 may repeat a crop/mirror of epoch 1 (nor a wrap's filler repeat the epoch's start).
+    parameters = dict(path_imgrec="data/f_images.rec", data_shape=(3, 48, 48), batch_size=3,
+                      resize=72, rand_crop=True, rand_mirror=True, seed_aug=5,
+                      round_batch=round_batch, server=address)
+    with iterd.ImageRecordIter(**parameters) as it:
+        epochs = []
+        for _ in range(2):
+            rows = [batch.data[0][i].tobytes() for batch in it
+                    for i in range(batch.data[0].shape[0] - batch.pad)]
+            epochs.append(rows)
+            it.reset()
+    repeated = set(epochs[0]) & set(epochs[1])
+    assert not repeated, "%d augmented samples repeated across epochs" % len(repeated)
