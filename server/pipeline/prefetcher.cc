@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
 
 namespace iterd::pipeline {
 
@@ -55,21 +56,27 @@ void Prefetcher::WaitIdleLocked() {
       +[](bool* producing) { return !*producing; }, &producing_));
 }
 
+absl::Status Prefetcher::WaitForHeadLocked(
+    const std::function<bool()>& is_cancelled, absl::Duration poll) {
+  auto ready_or_cancelled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return cancelled_ || !ready_.empty();
+  };
+  while (!mu_.AwaitWithTimeout(absl::Condition(&ready_or_cancelled), poll)) {
+    if (is_cancelled && is_cancelled()) {
+      return absl::CancelledError("the client cancelled the call");
+    }
+  }
+  if (cancelled_) return absl::CancelledError("the iterator was closed");
+  return absl::OkStatus();
+}
+
 absl::Status Prefetcher::GetNext(std::shared_ptr<const Batch>* batch,
                                  bool* end_of_epoch,
                                  const std::function<bool()>& is_cancelled,
                                  absl::Duration poll) {
   *end_of_epoch = false;
   absl::MutexLock lock(&mu_);
-  auto ready_or_cancelled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return cancelled_ || !ready_.empty();
-  };
-  while (!mu_.AwaitWithTimeout(absl::Condition(&ready_or_cancelled), poll)) {
-    if (is_cancelled && is_cancelled()) {
-      return absl::CancelledError("the client cancelled the stream");
-    }
-  }
-  if (cancelled_) return absl::CancelledError("the iterator was closed");
+  ITERD_RETURN_IF_ERROR(WaitForHeadLocked(is_cancelled, poll));
   Result& head = ready_.front();
   if (!head.status.ok()) return head.status;  // Sticky until Reset().
   if (head.end_of_epoch) {
@@ -86,15 +93,7 @@ absl::Status Prefetcher::GetNext(std::shared_ptr<const Batch>* batch,
 absl::Status Prefetcher::WaitForFirst(const std::function<bool()>& is_cancelled,
                                       absl::Duration poll) {
   absl::MutexLock lock(&mu_);
-  auto ready_or_cancelled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return cancelled_ || !ready_.empty();
-  };
-  while (!mu_.AwaitWithTimeout(absl::Condition(&ready_or_cancelled), poll)) {
-    if (is_cancelled && is_cancelled()) {
-      return absl::CancelledError("the client cancelled the open");
-    }
-  }
-  if (cancelled_) return absl::CancelledError("the iterator was closed");
+  ITERD_RETURN_IF_ERROR(WaitForHeadLocked(is_cancelled, poll));
   return ready_.front().status;
 }
 

@@ -88,6 +88,11 @@ class Prefetcher final {
   void MaybeScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Produce() ABSL_LOCKS_EXCLUDED(mu_);
   void WaitIdleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits until a result is queued; CancelledError if `is_cancelled` says so
+  // (polled every `poll`) or Cancel() was called.
+  absl::Status WaitForHeadLocked(const std::function<bool()>& is_cancelled,
+                                 absl::Duration poll)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<BatchIterator> input_;
   const int depth_;
