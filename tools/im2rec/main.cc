@@ -6,11 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "opencv2/core/utility.hpp"
 #include "tools/im2rec/list_mode.h"
 #include "tools/im2rec/options.h"
 #include "tools/im2rec/pack_mode.h"
 
 int main(int argc, char** argv) {
+  // --num-thread is the tool's parallelism: OpenCV's own worker threads inside
+  // cv::resize would add hidden threads that compete with the packing threads.
+  cv::setNumThreads(1);
   using iterd::im2rec::Options;
   const std::vector<std::string> args(argv, argv + argc);
   const std::string program = argc > 0 ? args[0] : "im2rec";

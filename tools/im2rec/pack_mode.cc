@@ -24,9 +24,11 @@
 namespace iterd::im2rec {
 namespace {
 
-// Images read and encoded ahead of the writer, per thread: enough to keep
-// every thread busy while the writer catches up, small enough for memory.
-constexpr size_t kInFlightPerThread = 4;
+// Images read and encoded ahead of the writer, per thread: records are handed
+// out in list order, so one slow image must not leave the other threads idle
+// (measured on 900 images, 2 threads: 1.77x with 4, 1.81-1.82x with 16); 16
+// encoded records per thread are a few MB.
+constexpr size_t kInFlightPerThread = 16;
 
 // Bounds on --resize output (OpenCV's limits are far above what is sane).
 constexpr int64_t kMaxResizedEdge = int64_t{1} << 20;
