@@ -176,9 +176,10 @@ int Run(int argc, char** argv) {
   });
   server->Wait();
   signal_thread.join();
-  // Every call has ended. ~Server would now run gRPC's global teardown, which waits (up to ~8 s,
-  // measured) to flush sockets of clients that stopped reading; nothing is left to deliver, so the
-  // server object is deliberately not destroyed. The service, registry and pool still are.
+  // Every call has ended. ~Server would now run gRPC's global teardown, which
+  // waits (up to ~8 s, measured) to flush sockets of clients that stopped
+  // reading; nothing is left to deliver, so the server object is deliberately
+  // not destroyed. The service, registry and pool still are.
   server.release();
   ITERD_LOG(INFO) << "stopped";
   return 0;
