@@ -7,11 +7,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "common/status/status_macros.h"
 #include "server/pipeline/batcher.h"
 #include "server/pipeline/factory_common.h"
 #include "server/pipeline/image_record_source.h"
 #include "server/pipeline/mean_image.h"
+#include "server/pipeline/mean_image_builder.h"
 
 namespace iterd::pipeline {
 namespace {
@@ -109,25 +111,66 @@ image::SampleWriterParams WriterParams(const v1::ImageRecordConfig& config) {
   return params;
 }
 
-absl::StatusOr<std::vector<float>> LoadMean(
+// The path `mean_img` will be created at: its directory must resolve under a
+// data root (so a client cannot make the daemon write elsewhere), and the name
+// must be a plain file name.
+absl::StatusOr<std::string> NewMeanPath(
+    absl::string_view mean_img, const PipelineEnvironment& environment) {
+  const size_t slash = mean_img.rfind('/');
+  const absl::string_view directory =
+      slash == absl::string_view::npos
+          ? absl::string_view(".")
+          : (slash == 0 ? absl::string_view("/") : mean_img.substr(0, slash));
+  const absl::string_view name =
+      slash == absl::string_view::npos ? mean_img : mean_img.substr(slash + 1);
+  if (name.empty() || name == "." || name == "..") {
+    return RecordFieldError(
+        "mean_img", absl::StrCat("\"", mean_img, "\" is not a file name"));
+  }
+  ITERD_ASSIGN_OR_RETURN(std::string resolved,
+                         environment.resolve_path(directory));
+  return absl::StrCat(resolved, "/", name);
+}
+
+// Loads `mean_img`, or, when it does not exist, computes it with one pass over
+// the data and saves it there as MXNet does. A mean that cannot be saved (a
+// read-only data root) is still used, with a warning: the iterator's output
+// does not depend on the file.
+absl::StatusOr<std::vector<float>> LoadOrCreateMean(
     const v1::ImageRecordConfig& config,
+    const ImageRecordSourceOptions& options,
     const PipelineEnvironment& environment) {
   const int channels = static_cast<int>(config.data_shape(0));
   const int height = static_cast<int>(config.data_shape(1));
   const int width = static_cast<int>(config.data_shape(2));
   absl::StatusOr<std::string> path =
       environment.resolve_path(config.mean_img());
-  absl::StatusOr<std::vector<float>> mean =
-      path.ok() ? LoadMeanImage(*path, channels, height, width)
-                : absl::StatusOr<std::vector<float>>(path.status());
-  if (absl::IsNotFound(mean.status())) {
-    // MXNet computes the mean over one pass and writes the file; iterd does
-    // not yet, so the client must create it (nd.save) first.
-    return RecordFieldError(
-        "mean_img", absl::StrCat("file \"", config.mean_img(),
-                                 "\" does not exist; iterd does not create "
-                                 "mean images (MXNet would compute one): ",
-                                 mean.status().message()));
+  std::string new_path;
+  if (path.ok()) {
+    absl::StatusOr<std::vector<float>> mean =
+        LoadMeanImage(*path, channels, height, width);
+    if (!absl::IsNotFound(mean.status())) return mean;
+    new_path = *std::move(path);
+  } else if (absl::IsNotFound(path.status())) {
+    ITERD_ASSIGN_OR_RETURN(new_path,
+                           NewMeanPath(config.mean_img(), environment));
+  } else {
+    return path.status();
+  }
+  ITERD_LOG(INFO) << "mean_img \"" << new_path
+                  << "\" does not exist: computing it over \""
+                  << options.path_imgrec << "\"";
+  ITERD_ASSIGN_OR_RETURN(std::vector<float> mean,
+                         ComputeMeanImage(options, environment.pool));
+  const absl::Status saved =
+      SaveMeanImageIfAbsent(new_path, mean, channels, height, width);
+  if (absl::IsAlreadyExists(saved)) {
+    // Another iterator computed it meanwhile; the file is authoritative.
+    return LoadMeanImage(new_path, channels, height, width);
+  }
+  if (!saved.ok()) {
+    ITERD_LOG(WARNING) << saved.message()
+                       << "; using the computed mean without saving it";
   }
   return mean;
 }
@@ -268,7 +311,15 @@ absl::StatusOr<OpenedPipeline> OpenImageRecord(
   options.augmenter = AugmenterParams(record);
   options.writer = WriterParams(record);
   if (!record.mean_img().empty()) {
-    ITERD_ASSIGN_OR_RETURN(options.mean_image, LoadMean(record, environment));
+    ITERD_ASSIGN_OR_RETURN(options.mean_image,
+                           LoadOrCreateMean(record, options, environment));
+  }
+  if (!record.has_verbose() || record.verbose()) {
+    // MXNet's ImageRecordIOParser2 prints the same facts when verbose.
+    ITERD_LOG(INFO) << "ImageRecordIter: " << options.path_imgrec << ", part "
+                    << options.part_index << " of " << options.num_parts << ", "
+                    << options.preprocess_threads << " threads for decoding"
+                    << (options.shuffle ? ", shuffled" : "");
   }
   const uint64_t seed_aug = options.seed_aug;
   const bool nhwc = options.writer.nhwc;

@@ -1,5 +1,6 @@
 #include "server/pipeline/image_record_factory.h"
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -17,6 +18,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kRec[] = "tests/testdata/mxnet-reference/f_images.rec";
 
@@ -174,18 +176,11 @@ TEST_F(ImageRecordFactoryTest, MissingRecIsNotFoundNamingIt) {
   EXPECT_THAT(opened.status().message(), HasSubstr("/no/such/file.rec"));
 }
 
-TEST_F(ImageRecordFactoryTest, MeanImageIsSubtractedAndAMissingOneRefused) {
-  v1::PipelineConfig config = BaseConfig();
-  config.mutable_image_record()->set_mean_img("/no/such/mean.bin");
-  absl::StatusOr<OpenedPipeline> missing =
-      OpenPipeline(config, {}, environment_);
-  ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(missing.status().message(), HasSubstr("image_record.mean_img"));
-
+TEST_F(ImageRecordFactoryTest, MeanImageIsSubtracted) {
   const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/mean_img.bin");
   std::ofstream(path, std::ios::binary)
       << EncodeMeanImage(std::vector<float>(3 * 16 * 16, 10.0f), 3, 16, 16);
+  v1::PipelineConfig config = BaseConfig();
   config.mutable_image_record()->set_mean_img(path);
   absl::StatusOr<OpenedPipeline> with_mean =
       OpenPipeline(config, {}, environment_);
@@ -198,6 +193,65 @@ TEST_F(ImageRecordFactoryTest, MeanImageIsSubtractedAndAMissingOneRefused) {
   const float* x = reinterpret_cast<const float*>(a[0]->payload().data());
   const float* y = reinterpret_cast<const float*>(b[0]->payload().data());
   for (int i = 0; i < 3 * 16 * 16; ++i) ASSERT_FLOAT_EQ(x[i], y[i] - 10.0f);
+}
+
+TEST_F(ImageRecordFactoryTest, MissingMeanImageIsComputedSavedAndSubtracted) {
+  const std::string path =
+      absl::StrCat(getenv("TEST_TMPDIR"), "/created_mean.bin");
+  std::remove(path.c_str());
+  v1::PipelineConfig config = BaseConfig();
+  config.mutable_image_record()->set_mean_img(path);
+  // Mirroring and scaling happen after the mean is taken: they must not change
+  // the saved mean.
+  config.mutable_image_record()->set_scale(0.5f);
+  absl::StatusOr<OpenedPipeline> with_mean =
+      OpenPipeline(config, {}, environment_);
+  ASSERT_TRUE(with_mean.ok()) << with_mean.status();
+
+  // The expected mean: every image of one pass, unnormalised.
+  v1::PipelineConfig plain_config = BaseConfig();
+  plain_config.mutable_image_record()->set_round_batch(false);
+  absl::StatusOr<OpenedPipeline> plain =
+      OpenPipeline(plain_config, {}, environment_);
+  ASSERT_TRUE(plain.ok());
+  const auto plain_batches = Epoch(&*plain);
+  ASSERT_FALSE(plain_batches.empty());
+  const int64_t images = 8 * static_cast<int64_t>(plain_batches.size()) -
+                         plain_batches.back()->pad;
+  ASSERT_GT(images, 1);
+  constexpr int kPixels = 3 * 16 * 16;
+  std::vector<double> sum(kPixels, 0.0);
+  for (int64_t image = 0; image < images; ++image) {
+    const float* row = reinterpret_cast<const float*>(
+                           plain_batches[image / 8]->payload().data()) +
+                       (image % 8) * kPixels;
+    for (int i = 0; i < kPixels; ++i) sum[i] += row[i];
+  }
+  absl::StatusOr<std::vector<float>> saved = LoadMeanImage(path, 3, 16, 16);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  for (int i = 0; i < kPixels; ++i) {
+    ASSERT_NEAR((*saved)[i], sum[i] / images, 1e-3) << "element " << i;
+  }
+
+  const auto normalised = Epoch(&*with_mean);
+  const float* x =
+      reinterpret_cast<const float*>(normalised[0]->payload().data());
+  const float* y =
+      reinterpret_cast<const float*>(plain_batches[0]->payload().data());
+  for (int i = 0; i < kPixels; ++i) {
+    ASSERT_NEAR(x[i], (y[i] - (*saved)[i]) * 0.5f, 1e-4);
+  }
+}
+
+TEST_F(ImageRecordFactoryTest, UnreadableMeanImageIsAnErrorNamingIt) {
+  const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/bad_mean.bin");
+  std::ofstream(path, std::ios::binary) << "not an ndarray list";
+  v1::PipelineConfig config = BaseConfig();
+  config.mutable_image_record()->set_mean_img(path);
+  absl::StatusOr<OpenedPipeline> opened =
+      OpenPipeline(config, {}, environment_);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_THAT(opened.status().message(), HasSubstr("bad_mean.bin"));
 }
 
 TEST_F(ImageRecordFactoryTest, OverridesApply) {
@@ -219,6 +273,20 @@ TEST_F(ImageRecordFactoryTest, OverridesApply) {
   overrides.set_part_index(3);
   EXPECT_EQ(ApplyOverrides(overrides, &config).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ImageRecordFactoryTest, VerboseLogsTheSetUpAndIsOnByDefault) {
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(OpenPipeline(BaseConfig(), {}, environment_).ok());
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(),
+              HasSubstr("ImageRecordIter: " + std::string(kRec)));
+
+  v1::PipelineConfig quiet = BaseConfig();
+  quiet.mutable_image_record()->set_verbose(false);
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(OpenPipeline(quiet, {}, environment_).ok());
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(),
+              Not(HasSubstr("ImageRecordIter:")));
 }
 
 }  // namespace
