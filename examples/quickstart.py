@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The quick start's client: fetches batches of the bundled sample from a running iterd daemon.
+"""The quick start's client: fetches batches of the bundled sample from a running iterd daemon
+(NDArray, CSV and JPEG image pipelines).
 
     python examples/quickstart.py --server 127.0.0.1:50051
 """
@@ -55,6 +56,12 @@ def main():
     label = np.random.randint(0, 10, (100,))
     show("iterd.NDArrayIter(data, label, batch_size=30)",
          iterd.NDArrayIter(data=data, label=label, batch_size=30, server=args.server))
+    # JPEGs packed by im2rec, decoded and augmented by the daemon's decoder threads.
+    show("sample-shapes (named ImageRecordIter pipeline)", client.open("sample-shapes"))
+    show("iterd.ImageRecordIter(path_imgrec='shapes.rec', data_shape=(3, 48, 48), ...)",
+         iterd.ImageRecordIter(path_imgrec="shapes.rec", data_shape=(3, 48, 48), batch_size=6,
+                               resize=56, rand_crop=True, rand_mirror=True,
+                               server=args.server))
 
 
 if __name__ == "__main__":
