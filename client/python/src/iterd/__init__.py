@@ -12,6 +12,7 @@ from iterd.client import IteratorStats
 from iterd.client import PipelineInfo
 from iterd.client import ServerStats
 from iterd.csv_iter import CSVIter
+from iterd.data_iter import DataIter
 from iterd.descriptors import DataBatch
 from iterd.descriptors import DataDesc
 from iterd.errors import DataLoss
@@ -26,13 +27,24 @@ from iterd.image_iter import ImageIter
 from iterd.image_record_iter import ImageRecordInt8Iter
 from iterd.image_record_iter import ImageRecordIter
 from iterd.image_record_iter import ImageRecordUInt8Iter
+from iterd.iterator_wrappers import PrefetchingIter
+from iterd.iterator_wrappers import ResizeIter
 from iterd.ndarray_iter import NDArrayIter
 from iterd import recordio
 from iterd.remote_iter import RemoteIter
 
 __all__ = [
-    "Client", "CSVIter", "DataBatch", "DataDesc", "DataLoss", "FailedPrecondition", "ImageIter",
-    "ImageRecordInt8Iter", "ImageRecordIter", "ImageRecordUInt8Iter", "InvalidArgument",
-    "IterdError", "IteratorStats", "NDArrayIter", "NotFound", "PermissionDenied", "PipelineInfo",
-    "RemoteIter", "ResourceExhausted", "ServerStats", "Unavailable", "recordio",
+    "Client", "CSVIter", "DataBatch", "DataDesc", "DataIter", "DataLoss", "FailedPrecondition",
+    "ImageIter", "ImageRecordInt8Iter", "ImageRecordIter", "ImageRecordUInt8Iter",
+    "InvalidArgument", "IterdError", "IteratorStats", "NDArrayIter", "NotFound",
+    "PermissionDenied", "PipelineInfo", "PrefetchingIter", "RemoteIter", "ResizeIter",
+    "ResourceExhausted", "ServerStats", "Unavailable", "image", "recordio",
 ]
+
+
+def __getattr__(name):
+    """`iterd.image` on first use: it needs OpenCV (cv2), which the iterators do not."""
+    if name == "image":
+        import importlib
+        return importlib.import_module("iterd.image")
+    raise AttributeError("module 'iterd' has no attribute %r" % (name,))

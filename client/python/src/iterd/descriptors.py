@@ -51,13 +51,24 @@ class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
     """Name, shape, dtype and layout of one input or label of every batch (mx.io.DataDesc)."""
 
     def __new__(cls, name, shape, dtype=np.float32, layout="NCHW"):
-        desc = super(DataDesc, cls).__new__(cls, name, tuple(shape))
+        # A tuple shape, whatever sequence was given, so that DataDesc("d", [2, 3]) compares
+        # equal to ("d", (2, 3)) and prints as MXNet prints its (tuple) shapes.
+        desc = super(DataDesc, cls).__new__(cls, name, None if shape is None else tuple(shape))
         desc.dtype = dtype
         desc.layout = layout
         return desc
 
     def __repr__(self):
         return "DataDesc[%s,%s,%s,%s]" % (self.name, self.shape, self.dtype, self.layout)
+
+    def _replace(self, **fields):
+        """namedtuple's _replace, keeping dtype and layout (the inherited one bypasses __new__
+        and would return a DataDesc without them)."""
+        replaced = DataDesc(fields.pop("name", self.name), fields.pop("shape", self.shape),
+                            fields.pop("dtype", self.dtype), fields.pop("layout", self.layout))
+        if fields:
+            raise ValueError("Got unexpected field names: %r" % sorted(fields))
+        return replaced
 
     @staticmethod
     def get_batch_axis(layout):
@@ -67,7 +78,7 @@ class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
         return layout.find("N")
 
     @staticmethod
-    def get_list(shapes, types):
+    def get_list(shapes, types=None):
         """DataDescs from (name, shape) pairs and optional (name, dtype) pairs."""
         if types is not None:
             type_of_name = dict(types)
@@ -101,7 +112,7 @@ class DataBatch(object):
         self.provide_label = provide_label
 
     def __str__(self):
-        data_shapes = [d.shape for d in self.data]
+        data_shapes = [d.shape for d in self.data] if self.data is not None else None
         label_shapes = [l.shape for l in self.label] if self.label else None
         return "{}: data shapes: {} label shapes: {}".format(
             self.__class__.__name__, data_shapes, label_shapes)

@@ -15,6 +15,7 @@ import grpc
 import numpy as np
 
 from iterd import errors
+from iterd.data_iter import DataIter
 from iterd.descriptors import DataBatch
 from iterd.descriptors import DataDesc
 from iterd.v1 import service_pb2
@@ -23,7 +24,7 @@ from iterd.wire import chunk_span
 from iterd.wire import split_payload
 
 
-class RemoteIter(object):
+class RemoteIter(DataIter):
     """Batches of one daemon iterator, with MXNet's DataIter interface.
 
     Attributes:
