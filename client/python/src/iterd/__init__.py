@@ -32,13 +32,16 @@ from iterd.iterator_wrappers import ResizeIter
 from iterd.ndarray_iter import NDArrayIter
 from iterd import recordio
 from iterd.remote_iter import RemoteIter
+from iterd.sharded_iter import DaemonFailure
+from iterd.sharded_iter import ShardedIter
+from iterd.sharded_iter import resolve_daemons
 
 __all__ = [
-    "Client", "CSVIter", "DataBatch", "DataDesc", "DataIter", "DataLoss", "FailedPrecondition",
+    "Client", "CSVIter", "DaemonFailure", "DataBatch", "DataDesc", "DataIter", "DataLoss", "FailedPrecondition",
     "ImageIter", "ImageRecordInt8Iter", "ImageRecordIter", "ImageRecordUInt8Iter",
     "InvalidArgument", "IterdError", "IteratorStats", "NDArrayIter", "NotFound",
-    "PermissionDenied", "PipelineInfo", "PrefetchingIter", "RemoteIter", "ResizeIter",
-    "ResourceExhausted", "ServerStats", "Unavailable", "image", "recordio",
+    "PermissionDenied", "PipelineInfo", "PrefetchingIter", "RemoteIter", "ResizeIter", "ShardedIter",
+    "ResourceExhausted", "ServerStats", "Unavailable", "image", "recordio", "resolve_daemons",
 ]
 
 

@@ -19,6 +19,7 @@ from iterd.client import resolve_max_batches
 from iterd.csv_iter import parse_shape
 from iterd.image_record_iter import parse_float
 from iterd.image_record_iter import set_config_field
+from iterd import sharded_iter
 from iterd.remote_iter import RemoteIter
 from iterd.v1 import pipeline_pb2
 
@@ -112,6 +113,87 @@ def image_iter_config(batch_size, data_shape, label_width, path_imgrec, path_img
     return config
 
 
+class ShardedImageIter(sharded_iter.ShardedIter):
+    """ImageIter over several daemons (sharded_iter.ShardedIter) with ImageIter's plain
+    (name, shape) descriptors."""
+
+    @property
+    def provide_data(self):
+        return [(desc.name, tuple(desc.shape)) for desc in self._provide_data]
+
+    @property
+    def provide_label(self):
+        return [(desc.name, tuple(desc.shape)) for desc in self._provide_label]
+
+
+def sharded_image_iter(batch_size, data_shape, label_width=1, path_imgrec=None,
+                       path_imglist=None, path_root=None, path_imgidx=None, shuffle=False,
+                       part_index=0, num_parts=1, aug_list=None, imglist=None, data_name="data",
+                       label_name="softmax_label", dtype="float32", last_batch_handle="pad", *,
+                       seed=None, bad_record_policy=None, server=None, max_batches=None,
+                       in_flight=None, rank=None, world_size=None, balance=None,
+                       num_batches=None, on_daemon_failure="fail", **kwargs):
+    """ImageIter over several daemons for trainer `rank` of `world_size` (sharded_iter).
+
+    MXNet's split gives every part N // P keys (P = world_size * daemons), so all parts, and
+    all trainers, have the same batch count; the N % P last keys are unused, as in MXNet.
+    balance defaults to 'discard' with last_batch_handle='discard', else 'pad'; roll_over
+    carries samples across epochs and parts, and is refused here.
+    """
+    if aug_list is not None:
+        raise errors.InvalidArgument("iterd.ImageIter cannot run Python augmenter objects "
+                                     "(aug_list) in the daemon")
+    if num_parts != 1 or part_index != 0:
+        raise errors.InvalidArgument(
+            "num_parts / part_index are set by the many-daemon iterator from rank, world_size "
+            "and the daemons; leave them unset (got num_parts=%r, part_index=%r)" %
+            (num_parts, part_index))
+    if last_batch_handle == "roll_over":
+        raise errors.InvalidArgument(
+            "last_batch_handle='roll_over' carries samples into the next epoch, which breaks "
+            "once-per-epoch coverage over several daemons: use 'pad' or 'discard'")
+    unknown = sorted(set(kwargs) - set(_AUGMENTER_PARAMETERS) - {"mean", "std"})
+    if unknown:
+        raise TypeError("CreateAugmenter() got unexpected keyword argument(s): %s" %
+                        ", ".join(unknown))
+    config = pipeline_pb2.PipelineConfig(data_name=data_name, label_name=label_name)
+    config.image_iter.CopyFrom(image_iter_config(
+        batch_size, data_shape, label_width, path_imgrec, path_imglist, path_root,
+        path_imgidx, shuffle, 0, 1, imglist, last_batch_handle, seed, bad_record_policy,
+        kwargs))
+    window = resolve_max_batches(max_batches, in_flight)
+    discard_short = last_batch_handle == "discard"
+    if balance is None:
+        balance = "discard" if discard_short else "pad"
+
+    def open_part(client, part, parts, part_seed):
+        part_config = pipeline_pb2.PipelineConfig()
+        part_config.CopyFrom(config)
+        part_config.image_iter.num_parts = parts
+        part_config.image_iter.part_index = part
+        if part_seed is not None:
+            part_config.image_iter.seed = part_seed
+        return client.open_config(part_config, max_batches=window)
+
+    def part_samples(clients, parts):
+        # Every part holds N // P keys: this trainer's own parts tell the size of all.
+        samples = parts[0].num_samples
+        if samples < 0:
+            return None
+        return [samples] * (len(clients) * (1 if world_size is None else world_size))
+
+    iterator = ShardedImageIter(
+        server, rank, world_size, open_part, part_samples=part_samples,
+        discard_short=discard_short, balance=balance, num_batches=num_batches,
+        fill_short=False, on_daemon_failure=on_daemon_failure)
+    iterator.data_shape = tuple(config.image_iter.data_shape)
+    iterator.label_width = int(label_width)
+    iterator.dtype = dtype
+    iterator.last_batch_handle = last_batch_handle
+    iterator.shuffle = bool(config.image_iter.shuffle)
+    return iterator
+
+
 class ImageIter(RemoteIter):
     """mx.image.ImageIter served by iterd.
 
@@ -119,7 +201,17 @@ class ImageIter(RemoteIter):
     bad_record_policy ('skip' or 'fail'), server (address, else $ITERD_ADDRESS), max_batches /
     in_flight (batches per Fetch window). provide_data / provide_label are plain
     (name, shape) tuples, as MXNet's ImageIter gives them; data and labels are float32.
+
+    Many daemons: server=[addresses] or a DNS name of several, with rank= and world_size=
+    (and balance=, num_batches=, on_daemon_failure='fail'|'reassign') returns a ShardedImageIter
+    (see iterd/sharded_iter.py).
     """
+
+    def __new__(cls, *args, **kwargs):
+        if sharded_iter.wants_sharding(kwargs.get("server"), kwargs.get("rank"),
+                                       kwargs.get("world_size")):
+            return sharded_image_iter(*args, **kwargs)
+        return super(ImageIter, cls).__new__(cls)
 
     def __init__(self, batch_size, data_shape, label_width=1, path_imgrec=None,
                  path_imglist=None, path_root=None, path_imgidx=None, shuffle=False,

@@ -23,6 +23,7 @@ from iterd.client import open_with_own_client
 from iterd.client import resolve_max_batches
 from iterd.csv_iter import parse_bool
 from iterd.csv_iter import parse_shape
+from iterd import sharded_iter
 from iterd.remote_iter import RemoteIter
 from iterd.v1 import pipeline_pb2
 from iterd.v1 import tensor_pb2
@@ -158,6 +159,101 @@ def image_record_config(parameters):
     return config
 
 
+def image_record_pipeline(data_name, label_name, prefetch_buffer, parameters, stacklevel=3):
+    """The PipelineConfig of ImageRecordIter's keyword arguments (checks, unknown-name warning)."""
+    fields = pipeline_pb2.ImageRecordConfig.DESCRIPTOR.fields_by_name
+    unknown = sorted(k for k in parameters
+                     if k not in fields and k not in _NO_EFFECT_PARAMETERS)
+    if unknown:
+        # MXNet silently ignores unknown keywords; say so, since it is often a typo.
+        warnings.warn("iterd.ImageRecordIter ignores unknown argument(s): %s" %
+                      ", ".join(unknown), stacklevel=stacklevel)
+    aug_seq = parameters.get("aug_seq")
+    if aug_seq is not None and str(aug_seq).strip() not in ("", "aug_default"):
+        raise errors.InvalidArgument("aug_seq: only 'aug_default' exists, got %r" % (aug_seq,))
+    # Every check the client can make comes before any network traffic.
+    for required in ("path_imgrec", "data_shape", "batch_size"):
+        if parameters.get(required) in (None, ""):
+            raise errors.InvalidArgument("ImageRecordIter: %s is required" % required)
+    known = {k: v for k, v in parameters.items() if k in fields}
+    config = pipeline_pb2.PipelineConfig(data_name=data_name, label_name=label_name)
+    config.image_record.CopyFrom(image_record_config(known))
+    if prefetch_buffer is not None:
+        config.prefetch_buffer = parse_int("prefetch_buffer", prefetch_buffer)
+        if config.prefetch_buffer < 0:
+            raise errors.InvalidArgument("prefetch_buffer must be >= 0, got %r" %
+                                         (prefetch_buffer,))
+    return config
+
+
+def sharded_image_record_iter(data_name="data", label_name="softmax_label",
+                              prefetch_buffer=None, server=None, max_batches=None,
+                              in_flight=None, rank=None, world_size=None, balance="pad",
+                              num_batches=None, on_daemon_failure="fail", **parameters):
+    """ImageRecordIter over several daemons for trainer `rank` of `world_size` (sharded_iter).
+
+    Part k of P = world_size * daemons is opened with num_parts=P, part_index=k and
+    round_batch=False (every epoch of a part starts at its first record, so an epoch covers each
+    record once); round_batch=True (the default) is honoured by filling a part's short batch
+    with that part's first rows on the client. With path_imgidx the sample count is read from
+    one daemon (a batch_size 1 probe) to compute every trainer's batch count.
+    """
+    config = image_record_pipeline(data_name, label_name, prefetch_buffer, parameters,
+                                   stacklevel=4)
+    record = config.image_record
+    if record.num_parts > 1 or record.part_index != 0:
+        raise errors.InvalidArgument(
+            "num_parts / part_index are set by the many-daemon iterator from rank, world_size "
+            "and the daemons; leave them unset (got num_parts=%d, part_index=%d)" %
+            (record.num_parts, record.part_index))
+    user_round_batch = not record.HasField("round_batch") or record.round_batch
+    balance = "pad" if balance is None else balance
+    world_size_value = 1 if world_size is None else world_size
+    window = resolve_max_batches(max_batches, in_flight)
+
+    def open_part(client, part_index, num_parts, seed):
+        part = pipeline_pb2.PipelineConfig()
+        part.CopyFrom(config)
+        part.image_record.num_parts = num_parts
+        part.image_record.part_index = part_index
+        part.image_record.round_batch = False
+        if seed is not None:
+            part.image_record.seed_aug = seed
+        return client.open_config(part, max_batches=window)
+
+    def part_samples(clients, parts):
+        del parts  # Byte-range parts know their count only after a pass.
+        if not record.path_imgidx:
+            return None
+        probe = pipeline_pb2.PipelineConfig()
+        probe.CopyFrom(config)
+        probe.image_record.batch_size = 1
+        probe.image_record.shuffle = False
+        probe.image_record.round_batch = False
+        probe.image_record.preprocess_threads = 1
+        probe.prefetch_buffer = 1
+        last_error = None
+        for client in clients:
+            try:
+                with client.open_config(probe) as iterator:
+                    total = iterator.num_samples
+                break
+            except errors.IterdError as error:
+                if not sharded_iter.is_daemon_failure(error):
+                    raise
+                last_error = error
+        else:
+            raise last_error
+        if total < 0:
+            return None
+        return sharded_iter.ceil_split_sizes(total, len(clients) * world_size_value)
+
+    return sharded_iter.ShardedIter(
+        server, rank, world_size, open_part, part_samples=part_samples, discard_short=False,
+        balance=balance, num_batches=num_batches, fill_short=user_round_batch,
+        on_daemon_failure=on_daemon_failure)
+
+
 class ImageRecordIter(RemoteIter):
     """mx.io.ImageRecordIter served by iterd (keyword arguments only).
 
@@ -166,32 +262,21 @@ class ImageRecordIter(RemoteIter):
     data_name, label_name, and iterd's own: layout ('NCHW' or, with dtype='uint8', 'NHWC'),
     seed_aug, bad_record_policy ('skip' or 'fail'), server (address, else $ITERD_ADDRESS),
     max_batches / in_flight (batches per Fetch window, default 2).
+
+    Many daemons: server=[addresses] or a DNS name of several, with rank= and world_size=
+    (and balance='pad'|'discard', num_batches=, on_daemon_failure='fail'|'reassign') returns a
+    sharded_iter.ShardedIter instead (see iterd/sharded_iter.py).
     """
+
+    def __new__(cls, *args, **kwargs):
+        if sharded_iter.wants_sharding(kwargs.get("server"), kwargs.get("rank"),
+                                       kwargs.get("world_size")):
+            return sharded_image_record_iter(*args, **kwargs)
+        return super(ImageRecordIter, cls).__new__(cls)
 
     def __init__(self, *, data_name="data", label_name="softmax_label", prefetch_buffer=None,
                  server=None, max_batches=None, in_flight=None, **parameters):
-        fields = pipeline_pb2.ImageRecordConfig.DESCRIPTOR.fields_by_name
-        unknown = sorted(k for k in parameters
-                         if k not in fields and k not in _NO_EFFECT_PARAMETERS)
-        if unknown:
-            # MXNet silently ignores unknown keywords; say so, since it is often a typo.
-            warnings.warn("iterd.ImageRecordIter ignores unknown argument(s): %s" %
-                          ", ".join(unknown), stacklevel=2)
-        aug_seq = parameters.get("aug_seq")
-        if aug_seq is not None and str(aug_seq).strip() not in ("", "aug_default"):
-            raise errors.InvalidArgument("aug_seq: only 'aug_default' exists, got %r" % (aug_seq,))
-        # Every check the client can make comes before any network traffic.
-        for required in ("path_imgrec", "data_shape", "batch_size"):
-            if parameters.get(required) in (None, ""):
-                raise errors.InvalidArgument("ImageRecordIter: %s is required" % required)
-        known = {k: v for k, v in parameters.items() if k in fields}
-        config = pipeline_pb2.PipelineConfig(data_name=data_name, label_name=label_name)
-        config.image_record.CopyFrom(image_record_config(known))
-        if prefetch_buffer is not None:
-            config.prefetch_buffer = parse_int("prefetch_buffer", prefetch_buffer)
-            if config.prefetch_buffer < 0:
-                raise errors.InvalidArgument("prefetch_buffer must be >= 0, got %r" %
-                                             (prefetch_buffer,))
+        config = image_record_pipeline(data_name, label_name, prefetch_buffer, parameters)
         window = resolve_max_batches(max_batches, in_flight)
 
         client, response = open_with_own_client(server, config)

@@ -12,6 +12,7 @@ from iterd import errors
 from iterd.client import Client
 from iterd.client import client_description
 from iterd.client import resolve_max_batches
+from iterd import sharded_iter
 from iterd.remote_iter import RemoteIter
 from iterd.v1 import pipeline_pb2
 from iterd.v1 import service_pb2
@@ -67,6 +68,50 @@ def named_arrays(value, allow_empty, default_name):
     return sorted(pairs, key=lambda pair: pair[0])
 
 
+def ndarray_pipeline(data, label, batch_size, shuffle, last_batch_handle, data_name,
+                     label_name, layout, seed, num_parts, part_index):
+    """The PipelineConfig and inline arrays of NDArrayIter's arguments (checked)."""
+    # Every check the client can make comes before any network traffic.
+    if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or
+            batch_size <= 0):
+        raise errors.InvalidArgument("batch_size must be a positive integer, got %r" %
+                                     (batch_size,))
+    if last_batch_handle not in _LAST_BATCH_HANDLES:
+        raise errors.InvalidArgument(
+            "last_batch_handle must be one of 'pad', 'discard', 'roll_over', got %r" %
+            (last_batch_handle,))
+    if layout is not None and layout.find("N") > 0:
+        raise errors.InvalidArgument("layout %r: iterd only batches along the first axis" %
+                                     (layout,))
+    data_pairs = named_arrays(data, allow_empty=False, default_name=data_name)
+    label_pairs = named_arrays(label, allow_empty=True, default_name=label_name)
+    num_samples = data_pairs[0][1].shape[0]
+    for name, array in data_pairs + label_pairs:
+        if array.shape[0] != num_samples:
+            raise errors.InvalidArgument(
+                "input %r has %d samples but %r has %d: every data and label array needs the "
+                "same length" % (name, array.shape[0], data_pairs[0][0], num_samples))
+    if num_samples == 0:
+        raise errors.InvalidArgument("input %r has no samples" % data_pairs[0][0])
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise errors.InvalidArgument("shuffle must be a bool, got %r" % (shuffle,))
+
+    config = pipeline_pb2.PipelineConfig(data_name=data_name, label_name=label_name)
+    ndarray = config.ndarray
+    for sources, pairs in ((ndarray.data, data_pairs), (ndarray.label, label_pairs)):
+        for name, array in pairs:
+            sources.add(name=name, inline=pipeline_pb2.InlineArray(
+                dtype=tensor_pb2.FLOAT32, shape=array.shape))
+    ndarray.batch_size = int(batch_size)
+    ndarray.shuffle = bool(shuffle)
+    ndarray.last_batch_handle = _LAST_BATCH_HANDLES[last_batch_handle]
+    ndarray.seed = int(seed)
+    ndarray.dtype = tensor_pb2.FLOAT32
+    ndarray.num_parts = int(num_parts)
+    ndarray.part_index = int(part_index)
+    return config, [array for _, array in data_pairs + label_pairs]
+
+
 class NDArrayIter(RemoteIter):
     """mx.io.NDArrayIter served by iterd.
 
@@ -75,54 +120,25 @@ class NDArrayIter(RemoteIter):
     part_index (serve one contiguous shard of the samples).
     """
 
+    def __new__(cls, *args, **kwargs):
+        if sharded_iter.wants_sharding(kwargs.get("server"), kwargs.get("rank"),
+                                       kwargs.get("world_size")):
+            return sharded_ndarray_iter(*args, **kwargs)
+        return super(NDArrayIter, cls).__new__(cls)
+
     def __init__(self, data, label=None, batch_size=1, shuffle=False, last_batch_handle="pad",
                  data_name="data", label_name="softmax_label", layout="NCHW", server=None,
                  max_batches=None, in_flight=None, seed=0, num_parts=1, part_index=0):
-        # Every check the client can make comes before any network traffic.
-        if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or
-                batch_size <= 0):
-            raise errors.InvalidArgument("batch_size must be a positive integer, got %r" %
-                                         (batch_size,))
-        if last_batch_handle not in _LAST_BATCH_HANDLES:
-            raise errors.InvalidArgument(
-                "last_batch_handle must be one of 'pad', 'discard', 'roll_over', got %r" %
-                (last_batch_handle,))
-        if layout is not None and layout.find("N") > 0:
-            raise errors.InvalidArgument("layout %r: iterd only batches along the first axis" %
-                                         (layout,))
+        config, arrays = ndarray_pipeline(data, label, batch_size, shuffle, last_batch_handle,
+                                          data_name, label_name, layout, seed, num_parts,
+                                          part_index)
         window = resolve_max_batches(max_batches, in_flight)
-        data_pairs = named_arrays(data, allow_empty=False, default_name=data_name)
-        label_pairs = named_arrays(label, allow_empty=True, default_name=label_name)
-        num_samples = data_pairs[0][1].shape[0]
-        for name, array in data_pairs + label_pairs:
-            if array.shape[0] != num_samples:
-                raise errors.InvalidArgument(
-                    "input %r has %d samples but %r has %d: every data and label array needs the "
-                    "same length" % (name, array.shape[0], data_pairs[0][0], num_samples))
-        if num_samples == 0:
-            raise errors.InvalidArgument("input %r has no samples" % data_pairs[0][0])
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise errors.InvalidArgument("shuffle must be a bool, got %r" % (shuffle,))
-
-        config = pipeline_pb2.PipelineConfig(data_name=data_name, label_name=label_name)
-        ndarray = config.ndarray
-        for sources, pairs in ((ndarray.data, data_pairs), (ndarray.label, label_pairs)):
-            for name, array in pairs:
-                sources.add(name=name, inline=pipeline_pb2.InlineArray(
-                    dtype=tensor_pb2.FLOAT32, shape=array.shape))
-        ndarray.batch_size = int(batch_size)
-        ndarray.shuffle = bool(shuffle)
-        ndarray.last_batch_handle = _LAST_BATCH_HANDLES[last_batch_handle]
-        ndarray.seed = int(seed)
-        ndarray.dtype = tensor_pb2.FLOAT32
-        ndarray.num_parts = int(num_parts)
-        ndarray.part_index = int(part_index)
 
         client = Client(server)
         try:
             response = client.open_iterator_response(
                 service_pb2.OpenIterator(config=config, client=client_description()),
-                [array for _, array in data_pairs + label_pairs])
+                arrays)
         except BaseException:
             client.close()
             raise
@@ -142,3 +158,57 @@ class NDArrayIter(RemoteIter):
 
     def _on_reset(self):
         self._sample_order = None
+
+
+def sharded_ndarray_iter(data, label=None, batch_size=1, shuffle=False, last_batch_handle="pad",
+                         data_name="data", label_name="softmax_label", layout="NCHW",
+                         server=None, max_batches=None, in_flight=None, seed=0, num_parts=1,
+                         part_index=0, rank=None, world_size=None, balance=None,
+                         num_batches=None, on_daemon_failure="fail"):
+    """NDArrayIter over several daemons for trainer `rank` of `world_size` (sharded_iter).
+
+    Each part is the daemon's NDArrayIter part (ceil(N / P) contiguous samples; the arrays are
+    uploaded whole to each daemon, which serves its slice). balance defaults to 'discard' with
+    last_batch_handle='discard', else 'pad'; roll_over is refused (it carries samples across
+    epochs).
+    """
+    if num_parts != 1 or part_index != 0:
+        raise errors.InvalidArgument(
+            "num_parts / part_index are set by the many-daemon iterator from rank, world_size "
+            "and the daemons; leave them unset (got num_parts=%r, part_index=%r)" %
+            (num_parts, part_index))
+    if last_batch_handle == "roll_over":
+        raise errors.InvalidArgument(
+            "last_batch_handle='roll_over' carries samples into the next epoch, which breaks "
+            "once-per-epoch coverage over several daemons: use 'pad' or 'discard'")
+    config, arrays = ndarray_pipeline(data, label, batch_size, shuffle, last_batch_handle,
+                                      data_name, label_name, layout, seed, 1, 0)
+    window = resolve_max_batches(max_batches, in_flight)
+    total = arrays[0].shape[0]
+    discard_short = last_batch_handle == "discard"
+    if balance is None:
+        balance = "discard" if discard_short else "pad"
+
+    def open_part(client, part, parts, part_seed):
+        part_config = pipeline_pb2.PipelineConfig()
+        part_config.CopyFrom(config)
+        part_config.ndarray.num_parts = parts
+        part_config.ndarray.part_index = part
+        if part_seed is not None:
+            part_config.ndarray.seed = part_seed
+        response = client.open_iterator_response(
+            service_pb2.OpenIterator(config=part_config, client=client_description()), arrays)
+        return RemoteIter(client, response, window)
+
+    def part_samples(clients, parts):
+        del parts
+        return sharded_iter.ceil_split_sizes(
+            total, len(clients) * (1 if world_size is None else world_size))
+
+    iterator = sharded_iter.ShardedIter(
+        server, rank, world_size, open_part, part_samples=part_samples,
+        discard_short=discard_short, balance=balance, num_batches=num_batches,
+        fill_short=False, on_daemon_failure=on_daemon_failure)
+    iterator.shuffle = bool(shuffle)
+    iterator.last_batch_handle = last_batch_handle
+    return iterator

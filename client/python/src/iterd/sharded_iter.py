@@ -1,0 +1,608 @@
+"""Many daemons feeding many trainers: one trainer's iterator over the parts of every daemon.
+
+    it = iterd.ImageRecordIter(path_imgrec="train.rec", path_imgidx="train.idx", batch_size=32,
+                               data_shape=(3, 224, 224), server="iterd-headless:50051",
+                               rank=rank, world_size=world_size)
+
+Design.
+
+Daemons. `server` is "host:port", a comma-separated list of them, or a list; a host name expands
+to all its A/AAAA records (getaddrinfo), as a Kubernetes headless Service gives one per pod. The
+addresses are de-duplicated and sorted numerically, so every trainer that sees the same DNS answer
+numbers the D daemons the same way. Without `server`, $ITERD_ADDRESS is read the same way.
+
+Parts. With W trainers (world_size) the data set is cut into P = W * D parts with the daemon's
+own part formula (num_parts / part_index of the pipeline config: by record count with an .idx, by
+byte range without one, N // P keys each for ImageIter). Trainer r opens part r * D + d on daemon
+d: every record is in exactly one part, each part is read by one trainer, and every daemon serves
+W parts (parts k with k % D == d), so the load is even to within one part. A trainer pulls from its
+D daemon iterators at once (one thread per part keeps a small queue full) and hands out their
+batches round-robin (daemon 0, 1, ..., D-1, 0, ...; an exhausted part is skipped).
+
+Equal batch counts. Every trainer computes, for every part of every trainer, how many batches the
+part gives (from the total sample count N and the part formula: ceil(N / P) per part with an .idx,
+so the last parts are short or empty), hence the batch count of every trainer, without talking to
+the others. With balance="pad" (the default, MXNet's pad / round_batch) a trainer with fewer
+batches than the largest count appends filler batches with pad == batch_size, whose content is a
+copy of its first batch of the epoch (real, wrapped-around samples, as MXNet's padding); with
+balance="discard" every trainer stops after the smallest count (samples of the dropped batches
+reach no trainer in that epoch, as last_batch_handle='discard' drops a short batch). Where N cannot
+be known before a pass (ImageRecordIter without .idx, CSV) and W > 1, `num_batches=` must give the
+per-trainer count (pad/discard up or down to it).
+
+Exactly once per epoch. MXNet's round_batch carries the wrapped samples over into the next epoch,
+so a part of a sharded ImageRecordIter is opened with round_batch=False (each epoch starts at the
+part's first record) and the client fills the pad rows of a part's short last batch with the first
+rows of that part's epoch (round_batch=True, the default) or leaves the daemon's rows
+(round_batch=False). The real samples of an epoch, summed over the trainers, are then every record
+once. ImageIter keeps MXNet's split (N // P keys per part, N % P keys unused) and its own pad.
+
+Failure. A part whose daemon fails (UNAVAILABLE, or its iterator gone) raises DaemonFailure
+(an iterd.Unavailable) naming the daemon's address and the part, by default. With
+on_daemon_failure="reassign" the part is reopened on the next surviving daemon with the same seeds,
+advanced to the current epoch and past the batches already delivered from it (a part's order and
+augmentation are a function of the seeds and the epoch), so the epoch completes exactly once.
+
+Entry points: iterd.ImageRecordIter, iterd.ImageIter and iterd.NDArrayIter return a ShardedIter
+when given several addresses or rank / world_size (a single "host:port" without them keeps the
+plain RemoteIter). CSVIter has no parts in MXNet (CSVConfig has no num_parts) and stays
+one-daemon.
+
+Not thread-safe towards its user: one thread calls next()/reset() (MXNet's contract).
+"""
+import collections
+import concurrent.futures
+import ipaddress
+import os
+import queue
+import socket
+import threading
+
+import grpc
+import numpy as np
+
+from iterd import errors
+from iterd.client import ADDRESS_ENVIRONMENT_VARIABLE
+from iterd.client import Client
+from iterd.descriptors import DataBatch
+
+try:
+    from iterd.data_iter import DataIter
+except ImportError:  # An older checkout without the shared base class.
+    DataIter = object
+
+BALANCE_MODES = ("pad", "discard")
+FAILURE_MODES = ("fail", "reassign")
+# Codes that mean the daemon (or its copy of the iterator) is gone, not that the data is bad.
+_DAEMON_FAILURE_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
+                         grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.NOT_FOUND,
+                         grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)
+# Batches a part's thread fetches ahead of the trainer.
+PART_QUEUE_DEPTH = 2
+_POLL_SECONDS = 0.05
+
+
+class DaemonFailure(errors.Unavailable):
+    """A daemon failed while serving a part.
+
+    Attributes: address (the daemon's "host:port"), part_index, num_parts, rank, epoch.
+    """
+
+    def __init__(self, message, address, part_index, num_parts, rank, epoch):
+        super(DaemonFailure, self).__init__(message)
+        self.address = address
+        self.part_index = part_index
+        self.num_parts = num_parts
+        self.rank = rank
+        self.epoch = epoch
+
+
+def wants_sharding(server, rank=None, world_size=None):
+    """True when the arguments ask for the many-daemon iterator: several addresses, or a rank /
+    world_size. A single "host:port" without them keeps the one-daemon RemoteIter."""
+    if rank is not None or world_size is not None:
+        return True
+    if server is None:
+        server = os.environ.get(ADDRESS_ENVIRONMENT_VARIABLE, "")
+    if isinstance(server, (list, tuple)):
+        return True
+    return isinstance(server, str) and "," in server
+
+
+def _split_host_port(entry):
+    entry = entry.strip()
+    if entry.startswith("["):  # [v6]:port
+        host, _, rest = entry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = entry.rpartition(":")
+    if not host or not port.isdigit():
+        raise errors.InvalidArgument("server address %r must be HOST:PORT" % (entry,))
+    return host, int(port)
+
+
+def _address_key(address):
+    host, port = _split_host_port(address)
+    ip = ipaddress.ip_address(host)
+    return (ip.version, int(ip), port)
+
+
+def resolve_daemons(server):
+    """The daemon addresses of `server`, sorted: "host:port", "a:1,b:2", a list of those, or
+    None ($ITERD_ADDRESS). Host names expand to every A/AAAA record. InvalidArgument when empty
+    or malformed, Unavailable when a name does not resolve."""
+    if server is None:
+        server = os.environ.get(ADDRESS_ENVIRONMENT_VARIABLE, "")
+    entries = [server] if isinstance(server, str) else list(server)
+    names = []
+    for entry in entries:
+        if not isinstance(entry, str):
+            raise errors.InvalidArgument("server addresses must be strings, got %r" % (entry,))
+        names.extend(part.strip() for part in entry.split(",") if part.strip())
+    if not names:
+        raise errors.InvalidArgument(
+            "no iterd server address: pass server=['HOST:PORT', ...] or a DNS name, or set %s" %
+            ADDRESS_ENVIRONMENT_VARIABLE)
+    addresses = set()
+    for name in names:
+        host, port = _split_host_port(name)
+        try:
+            ipaddress.ip_address(host)
+            addresses.add(name if not name.startswith("[") else "[%s]:%d" % (host, port))
+            continue
+        except ValueError:
+            pass
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as error:
+            raise errors.Unavailable("server %r: host %r does not resolve: %s" %
+                                     (name, host, error)) from None
+        for family, _, _, _, sockaddr in infos:
+            if family == socket.AF_INET6:
+                addresses.add("[%s]:%d" % (sockaddr[0], sockaddr[1]))
+            elif family == socket.AF_INET:
+                addresses.add("%s:%d" % (sockaddr[0], sockaddr[1]))
+    return sorted(addresses, key=_address_key)
+
+
+def is_daemon_failure(error):
+    return isinstance(error, errors.IterdError) and error.code in _DAEMON_FAILURE_CODES
+
+
+def ceil_split_sizes(total, num_parts):
+    """Samples of each part under the ceil split (ImageRecordIter with .idx, NDArrayIter)."""
+    per_part = -(-total // num_parts)
+    return [max(0, min(per_part, total - k * per_part)) for k in range(num_parts)]
+
+
+def batches_of(samples, batch_size, discard_short):
+    """Batches a part of `samples` gives: the short last one counts unless discarded."""
+    return samples // batch_size if discard_short else -(-samples // batch_size)
+
+
+class _Part(object):
+    """One part of this trainer: its daemon iterator and the thread that fetches ahead."""
+
+    def __init__(self, slot, part_index, daemon):
+        self.slot = slot
+        self.part_index = part_index
+        self.daemon = daemon
+        self.iterator = None
+        self.seed = None          # From the first open: reopening uses the same seeds.
+        self.delivered = 0        # Batches of this epoch handed to the user.
+        self.exhausted = False
+        self.first_batch = None   # This epoch's first batch of the part (wrap-around rows).
+        self._queue = None
+        self._stop = None
+        self._thread = None
+
+    def start(self):
+        self._queue = queue.Queue(maxsize=PART_QUEUE_DEPTH)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(self.iterator, self._queue, self._stop),
+            name="iterd-part-%d" % self.part_index, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _run(iterator, items, stop):
+        # The only thread that touches `iterator` until stop() joins it.
+        while not stop.is_set():
+            try:
+                item = ("batch", iterator.next())
+            except StopIteration:
+                item = ("end", None)
+            except Exception as error:  # pylint: disable=broad-except
+                item = ("error", error)
+            while not stop.is_set():
+                try:
+                    items.put(item, timeout=_POLL_SECONDS)
+                    break
+                except queue.Full:
+                    continue
+            if item[0] != "batch":
+                return
+
+    def get(self):
+        """("batch", DataBatch), ("end", None) or ("error", exception)."""
+        while True:
+            try:
+                return self._queue.get(timeout=_POLL_SECONDS * 10)
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():
+                    return ("error", errors.FailedPrecondition(
+                        "the fetch thread of part %d stopped" % self.part_index))
+
+    def stop(self, timeout=None):
+        if self._thread is None:
+            return True
+        self._stop.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return False
+        self._thread = None
+        self._queue = None
+        return True
+
+
+class ShardedIter(DataIter):
+    """One trainer's batches from the parts of D daemons (see the module docstring).
+
+    Attributes:
+      addresses: the daemons, in the order every trainer uses.
+      rank, world_size, num_parts (= world_size * len(addresses)).
+      batches_per_epoch: this trainer's batch count per epoch (None when unknown, W == 1).
+      daemon_batches: {address: batches delivered from it} since the iterator opened.
+      failed_daemons: addresses given up on (on_daemon_failure="reassign").
+    """
+
+    def __init__(self, server, rank, world_size, open_part, part_samples=None,
+                 discard_short=False, balance="pad", num_batches=None, fill_short=False,
+                 on_daemon_failure="fail"):
+        """
+        Args:
+          open_part: open_part(client, part_index, num_parts, seed) -> RemoteIter (not owning
+            the client); seed is None at the first open, else the first open's `seed`.
+          part_samples: part_samples(clients, parts) -> list of the samples of all num_parts
+            parts, or None when unknown; `clients` are the daemons' Clients and `parts` this
+            trainer's opened RemoteIters, both in daemon order.
+          discard_short: the parts drop their short last batch (last_batch_handle='discard').
+          fill_short: fill the pad rows of a part's short batch with that part's first rows.
+        """
+        rank = 0 if rank is None else rank
+        world_size = 1 if world_size is None else world_size
+        for name, value in (("rank", rank), ("world_size", world_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise errors.InvalidArgument("%s must be an integer, got %r" % (name, value))
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise errors.InvalidArgument("rank must be in [0, world_size), got rank=%r "
+                                         "world_size=%r" % (rank, world_size))
+        if balance not in BALANCE_MODES:
+            raise errors.InvalidArgument("balance must be one of %s, got %r" %
+                                         (", ".join(BALANCE_MODES), balance))
+        if on_daemon_failure not in FAILURE_MODES:
+            raise errors.InvalidArgument("on_daemon_failure must be one of %s, got %r" %
+                                         (", ".join(FAILURE_MODES), on_daemon_failure))
+        if num_batches is not None and (isinstance(num_batches, bool) or
+                                        not isinstance(num_batches, (int, np.integer)) or
+                                        num_batches < 0):
+            raise errors.InvalidArgument("num_batches must be a non-negative integer, got %r" %
+                                         (num_batches,))
+        super(ShardedIter, self).__init__()
+        self.addresses = resolve_daemons(server)
+        self.rank = int(rank)
+        self.world_size = int(world_size)
+        self.num_parts = self.world_size * len(self.addresses)
+        self.balance = balance
+        self.on_daemon_failure = on_daemon_failure
+        self.daemon_batches = collections.Counter()
+        self.failed_daemons = set()
+        self.trainer_batches = None  # Every trainer's natural batch count, when known.
+        self._open_part = open_part
+        self._fill_short = fill_short
+        self._epoch = 0
+        self._delivered = 0
+        self._cursor = 0
+        self._first_batch = None
+        self._closed = False
+        self._broken = None  # The error that stopped the epoch: raised again until reset().
+        self._clients = [Client(address) for address in self.addresses]
+        daemons = len(self.addresses)
+        self._parts = [_Part(d, self.rank * daemons + d, d) for d in range(daemons)]
+        try:
+            self._open_all()
+            self.batches_per_epoch = self._plan(part_samples, discard_short, num_batches)
+        except BaseException:
+            self.close()
+            raise
+        first = self._parts[0].iterator
+        self.batch_size = first.batch_size
+        self._provide_data = first.provide_data
+        self._provide_label = first.provide_label
+        for part in self._parts:
+            part.start()
+
+    # ----- Set-up -----
+
+    def _open_all(self):
+        def open_one(part):
+            try:
+                part.iterator = self._open_part(self._clients[part.daemon], part.part_index,
+                                                self.num_parts, None)
+                part.seed = part.iterator.seed
+                return None
+            except errors.IterdError as error:
+                return error
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(self._parts)) as pool:
+            failures = list(pool.map(open_one, self._parts))
+        for part, error in zip(self._parts, failures):
+            if error is None:
+                continue
+            if not is_daemon_failure(error) or self.on_daemon_failure == "fail":
+                raise self._failure(part, error) if is_daemon_failure(error) else error
+            self._reassign(part, error, skip=0)
+            part.seed = part.iterator.seed
+
+    def _plan(self, part_samples, discard_short, num_batches):
+        if num_batches is not None:
+            return int(num_batches)
+        samples = (part_samples(self._clients, [p.iterator for p in self._parts])
+                   if part_samples else None)
+        if samples is None:
+            if self.world_size == 1:
+                return None  # One trainer: its natural count is everyone's.
+            raise errors.InvalidArgument(
+                "%d trainers need equal batch counts, but the sample count of the data is not "
+                "known before a pass (ImageRecordIter without path_imgidx, CSVIter): give "
+                "path_imgidx, or num_batches= (batches per trainer per epoch)" % self.world_size)
+        daemons = len(self.addresses)
+        counts = [sum(batches_of(samples[t * daemons + d], self.batch_size_of_parts(),
+                                 discard_short) for d in range(daemons))
+                  for t in range(self.world_size)]
+        self.trainer_batches = counts
+        return max(counts) if self.balance == "pad" else min(counts)
+
+    def batch_size_of_parts(self):
+        return self._parts[0].iterator.batch_size
+
+    # ----- DataIter interface -----
+
+    def next(self):
+        self._check_open()
+        if self._broken is not None:
+            raise self._broken
+        target = self.batches_per_epoch
+        if target is not None and self._delivered >= target:
+            raise StopIteration
+        daemons = len(self._parts)
+        while not all(p.exhausted for p in self._parts):
+            part = self._parts[self._cursor % daemons]
+            if part.exhausted:
+                self._cursor += 1
+                continue
+            kind, value = part.get()
+            if kind == "end":
+                part.exhausted = True
+                self._cursor += 1
+                continue
+            if kind == "error":
+                self._handle_error(part, value)
+                continue
+            self._cursor += 1
+            return self._deliver(part, value)
+        if target is not None and self._delivered < target:
+            self._delivered += 1
+            return self._filler_batch()
+        raise StopIteration
+
+    def reset(self):
+        """The next epoch on every part (each starts at its first record)."""
+        self._check_open()
+        self._stop_threads()
+        self._broken = None
+        self._epoch += 1
+        for part in self._parts:
+            try:
+                part.iterator.reset()
+            except errors.IterdError as error:
+                if not is_daemon_failure(error):
+                    raise
+                if self.on_daemon_failure == "fail":
+                    raise self._failure(part, error) from None
+                self._reassign(part, error, skip=0)
+            part.delivered = 0
+            part.exhausted = False
+            part.first_batch = None
+        self._delivered = 0
+        self._cursor = 0
+        self._first_batch = None
+        for part in self._parts:
+            part.start()
+
+    def close(self):
+        """Frees every part's daemon iterator and the connections. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for part in self._parts:
+            part.stop(timeout=0.2)
+        for part in self._parts:
+            if part.iterator is not None:
+                try:
+                    part.iterator.close()  # Cancels a stream a fetch thread may still wait on.
+                except Exception:  # pylint: disable=broad-except
+                    pass  # A dead daemon: nothing left to free there.
+            part.stop(timeout=5)
+        for client in self._clients:
+            client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+    def iter_next(self):
+        try:
+            self._current_batch = self.next()
+            return True
+        except StopIteration:
+            self._current_batch = None
+            return False
+
+    def getdata(self):
+        return self._current_batch.data
+
+    def getlabel(self):
+        return self._current_batch.label
+
+    def getpad(self):
+        return self._current_batch.pad
+
+    def getindex(self):
+        return self._current_batch.index
+
+    @property
+    def epoch(self):
+        return self._epoch
+
+    def part_addresses(self):
+        """{part_index: address of the daemon serving it now}."""
+        return {p.part_index: self.addresses[p.daemon] for p in self._parts}
+
+    # ----- Internals -----
+
+    def _check_open(self):
+        if self._closed:
+            raise errors.FailedPrecondition("sharded iterator (rank %d) is closed" % self.rank)
+
+    def _deliver(self, part, batch):
+        if part.first_batch is None:
+            part.first_batch = batch
+        if self._fill_short and batch.pad:
+            _wrap_fill(batch, part.first_batch)
+        if self._first_batch is None:
+            self._first_batch = batch
+        part.delivered += 1
+        self._delivered += 1
+        self.daemon_batches[self.addresses[part.daemon]] += 1
+        return batch
+
+    def _filler_batch(self):
+        """A batch of pad == batch_size: a copy of this epoch's first batch (real samples
+        wrapped around), or zeros when the trainer had none."""
+        source = self._first_batch
+        if source is None:
+            data = [np.zeros(d.shape, d.dtype) for d in self.provide_data]
+            label = [np.zeros(d.shape, d.dtype) for d in self.provide_label]
+            index = None
+        else:
+            data = [np.array(a, copy=True) for a in source.data]
+            label = [np.array(a, copy=True) for a in (source.label or [])]
+            index = None if source.index is None else np.zeros_like(source.index)
+        return DataBatch(data, label, pad=self.batch_size, index=index)
+
+    def _failure(self, part, error):
+        address = self.addresses[part.daemon]
+        return DaemonFailure(
+            "iterd daemon %s failed serving part %d of %d to trainer rank %d (epoch %d, after %d "
+            "of the part's batches): %s. Pass on_daemon_failure='reassign' to re-read its part "
+            "from the surviving daemons." % (address, part.part_index, self.num_parts, self.rank,
+                                             self._epoch, part.delivered, error),
+            address, part.part_index, self.num_parts, self.rank, self._epoch)
+
+    def _handle_error(self, part, error):
+        if not is_daemon_failure(error):
+            self._stop_threads()
+            self._broken = error
+            raise error
+        if self.on_daemon_failure == "fail":
+            self._stop_threads()
+            self._broken = self._failure(part, error)
+            raise self._broken from None
+        part.stop()
+        try:
+            self._reassign(part, error, skip=part.delivered)
+        except BaseException as reassign_error:
+            self._stop_threads()
+            self._broken = reassign_error
+            raise
+        part.start()
+
+    def _reassign(self, part, error, skip):
+        """Reopens `part` on the next surviving daemon at the current epoch, past `skip`
+        batches; DaemonFailure when no daemon is left."""
+        self.failed_daemons.add(self.addresses[part.daemon])
+        last_error = error
+        old_iterator = part.iterator
+        daemons = len(self.addresses)
+        for step in range(1, daemons):
+            candidate = (part.daemon + step) % daemons
+            if self.addresses[candidate] in self.failed_daemons:
+                continue
+            try:
+                iterator = self._reopen(self._clients[candidate], part, skip)
+            except errors.IterdError as reopen_error:
+                if not is_daemon_failure(reopen_error):
+                    raise
+                self.failed_daemons.add(self.addresses[candidate])
+                last_error = reopen_error
+                continue
+            if old_iterator is not None:
+                try:
+                    old_iterator.close()
+                except Exception:  # pylint: disable=broad-except
+                    pass  # Its daemon is gone.
+            part.iterator = iterator
+            part.daemon = candidate
+            return
+        raise self._failure(part, "no surviving daemon to re-read the part (%s)" % last_error)
+
+    def _reopen(self, client, part, skip):
+        iterator = self._open_part(client, part.part_index, self.num_parts, part.seed)
+        try:
+            # The daemon's epoch counter moves on a reset that follows a read: read one batch of
+            # each earlier epoch, so the part's order and augmentation are this epoch's.
+            for _ in range(self._epoch):
+                try:
+                    iterator.next()
+                except StopIteration:
+                    pass
+                iterator.reset()
+            for number in range(skip):
+                try:
+                    iterator.next()
+                except StopIteration:
+                    raise errors.DataLoss(
+                        "part %d re-read gave %d batches, fewer than the %d already delivered" %
+                        (part.part_index, number, skip)) from None
+        except BaseException:
+            iterator.close()
+            raise
+        return iterator
+
+    def _stop_threads(self):
+        for part in self._parts:
+            part.stop()
+
+
+def _wrap_fill(batch, source):
+    """Overwrites the pad rows of `batch` with the first real rows of `source` (cycled)."""
+    size = batch.data[0].shape[0]
+    real = size - batch.pad
+    source_real = source.data[0].shape[0] - (source.pad or 0)
+    if source is batch:
+        source_real = real
+    if source_real <= 0 or real >= size:
+        return
+    rows = np.arange(batch.pad) % source_real
+    for target, origin in zip(list(batch.data) + list(batch.label or []),
+                              list(source.data) + list(source.label or [])):
+        target[real:] = np.asarray(origin)[rows]
