@@ -1,10 +1,13 @@
 // iterd: serves MXNet-style data iterators over gRPC.
 //
 //   iterd --listen=127.0.0.1:0 --data_root=/data [--data_root=/more]
-//   [--config=iterd.pbtxt]
+//   [--config=iterd.pbtxt] [--metrics_listen=127.0.0.1:9090]
 //
 // main() parses flags, builds the ServerConfig, checks every configured
-// pipeline, runs the gRPC server and shuts it down on SIGTERM/SIGINT.
+// pipeline, runs the gRPC server (and the /metrics HTTP server) and shuts it
+// down on SIGTERM/SIGINT: health turns NOT_SERVING and new opens are refused
+// at once, running Fetch streams get up to --drain_seconds to finish, then
+// whatever is left is cancelled.
 
 #include <pthread.h>
 #include <signal.h>
@@ -32,6 +35,8 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "opencv2/core/utility.hpp"
+#include "server/ops/daemon_metrics.h"
+#include "server/ops/http_server.h"
 #include "server/service/iterd_service.h"
 #include "server/service/path_policy.h"
 #include "server/service/server_config.h"
@@ -53,12 +58,44 @@ ABSL_FLAG(int, max_iterators, 0,
 ABSL_FLAG(int, worker_threads, 0,
           "Threads shared by all pipelines (overrides the config; default: one "
           "per core).");
+ABSL_FLAG(double, drain_seconds, 1,
+          "On SIGTERM/SIGINT: health turns NOT_SERVING and new iterators are "
+          "refused (UNAVAILABLE) at once; running Fetch streams get up to this "
+          "long to finish before they are cancelled. A second signal ends the "
+          "drain.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT serving Prometheus metrics at GET /metrics (HTTP); port 0 "
+          "picks a free port; empty = off.");
 
 namespace iterd {
 namespace {
 
 constexpr int kMaxMessageBytes =
     64 << 20;  // Chunks are a few MB; uploads arrive in chunks too.
+// After the drain, what is left (writes to clients that stopped reading) gets
+// this long before gRPC cuts it: keeps the whole shutdown within ~2 s by
+// default.
+constexpr auto kShutdownGrace = std::chrono::seconds(1);
+// How often the drain checks whether Fetch streams are still running.
+constexpr absl::Duration kDrainPoll = absl::Milliseconds(20);
+
+// Waits until no Fetch stream runs, `drain` has passed, or another signal of
+// `signals` arrives (an impatient operator).
+void Drain(const service::IterdServiceImpl& service, absl::Duration drain,
+           const sigset_t& signals) {
+  const absl::Time deadline = absl::Now() + drain;
+  while (service.active_fetch_streams() > 0 && absl::Now() < deadline) {
+    const timespec poll = absl::ToTimespec(kDrainPoll);
+    if (sigtimedwait(&signals, nullptr, &poll) > 0) {
+      ITERD_LOG(INFO) << "second signal: ending the drain";
+      return;
+    }
+  }
+  if (service.active_fetch_streams() > 0) {
+    ITERD_LOG(INFO) << "drain over with " << service.active_fetch_streams()
+                    << " Fetch streams still running: cancelling them";
+  }
+}
 
 // absl keeps only the last occurrence of a repeated flag; --data_root
 // accumulates instead.
@@ -145,6 +182,26 @@ int Run(int argc, char** argv) {
     }
   }
 
+  const absl::Time start_time = absl::Now();
+  std::unique_ptr<ops::HttpServer> metrics_server;
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (!metrics_listen.empty()) {
+    // Bound before the gRPC port so that a bad address stops the daemon
+    // before it serves anything.
+    absl::StatusOr<std::unique_ptr<ops::HttpServer>> started =
+        ops::HttpServer::Start(
+            metrics_listen,
+            {{"/metrics", ops::MetricsHandler(&service, start_time)}});
+    if (!started.ok()) {
+      std::cerr << "iterd: --metrics_listen: " << started.status().message()
+                << "\n";
+      return 2;
+    }
+    metrics_server = *std::move(started);
+  }
+
+  // The default health service reports "" SERVING once the server starts,
+  // which is after every configured pipeline was checked above.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
@@ -158,24 +215,41 @@ int Run(int argc, char** argv) {
     std::cerr << "iterd: cannot listen on " << listen << "\n";
     return 2;
   }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  if (health != nullptr) {
+    health->SetServingStatus(v1::DataIterService::service_full_name(), true);
+  }
   const std::string host = listen.substr(0, listen.rfind(':'));
   std::cout << "iterd listening on " << host << ":" << port << std::endl;
+  if (metrics_server != nullptr) {
+    // Second line: tools that read the first one keep working.
+    std::cout << "iterd metrics listening on "
+              << metrics_listen.substr(0, metrics_listen.rfind(':')) << ":"
+              << metrics_server->port() << std::endl;
+  }
   ITERD_LOG(INFO) << "serving " << config->pipelines_size()
                   << " named pipelines from " << absl::StrJoin(roots, ", ")
                   << " with " << threads << " worker threads";
 
-  std::thread signal_thread([&server, &service, &signals] {
+  const absl::Duration drain =
+      absl::Seconds(std::max(0.0, absl::GetFlag(FLAGS_drain_seconds)));
+  std::thread signal_thread([&server, &service, &signals, health, drain] {
     int signal_number = 0;
     sigwait(&signals, &signal_number);
-    ITERD_LOG(INFO) << "signal " << signal_number << ": shutting down";
-    if (auto* health = server->GetHealthCheckService()) health->Shutdown();
-    service.CancelAll();  // Blocked Fetch calls return; in-flight writes get 2
-                          // s to finish.
-    server->Shutdown(std::chrono::system_clock::now() +
-                     std::chrono::seconds(2));
+    ITERD_LOG(INFO) << "signal " << signal_number
+                    << ": shutting down (draining for up to "
+                    << absl::FormatDuration(drain) << ")";
+    // Every service NOT_SERVING, for good: load balancers stop sending work
+    // while the server still answers.
+    if (health != nullptr) health->Shutdown();
+    service.BeginDrain();
+    Drain(service, drain, signals);
+    service.CancelAll();  // Blocked Fetch calls return.
+    server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   });
   server->Wait();
   signal_thread.join();
+  if (metrics_server != nullptr) metrics_server->Stop();
   // Every call has ended. ~Server would now run gRPC's global teardown, which
   // waits (up to ~8 s, measured) to flush sockets of clients that stopped
   // reading; nothing is left to deliver, so the server object is deliberately

@@ -1,9 +1,11 @@
 #include "server/service/iterator_registry.h"
 
+#include <algorithm>
 #include <random>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -41,6 +43,23 @@ void IteratorSession::Touch() {
 bool IteratorSession::IdleSince(absl::Time now, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   return !streaming_ && now - last_used_ >= timeout;
+}
+
+void IteratorSession::RestartQueueCount(int64_t produced_before_reset) {
+  // Read before the reset, not after: the producer restarts as soon as the
+  // reset returns, and counting its new batches as dropped would be wrong by up
+  // to the whole queue.
+  produced_before_reset_.store(produced_before_reset,
+                               std::memory_order_relaxed);
+  taken_.store(0, std::memory_order_relaxed);
+}
+
+int64_t IteratorSession::QueuedBatches() {
+  const int64_t queued =
+      pipeline_.prefetcher->batches_produced() -
+      produced_before_reset_.load(std::memory_order_relaxed) -
+      taken_.load(std::memory_order_relaxed);
+  return std::max<int64_t>(0, queued);
 }
 
 IteratorRegistry::IteratorRegistry(const RegistryOptions& options)
@@ -87,9 +106,10 @@ void IteratorRegistry::ReleaseInlineBytes(uint64_t bytes) {
 
 absl::StatusOr<std::shared_ptr<IteratorSession>> IteratorRegistry::Add(
     pipeline::OpenedPipeline pipeline, std::string client,
-    uint64_t inline_bytes) {
+    std::string pipeline_name, uint64_t inline_bytes) {
   auto session = std::make_shared<IteratorSession>(
-      NewIteratorId(), std::move(client), std::move(pipeline), inline_bytes);
+      NewIteratorId(), std::move(client), std::move(pipeline_name),
+      std::move(pipeline), inline_bytes);
   absl::MutexLock lock(&mu_);
   if (static_cast<int>(sessions_.size()) >= options_.max_iterators) {
     inline_bytes_reserved_ -= inline_bytes;
@@ -123,13 +143,25 @@ void IteratorRegistry::Remove(const std::string& id, absl::string_view reason,
                               bool expired) {
   std::shared_ptr<IteratorSession> session;
   {
-    absl::MutexLock lock(&mu_);
-    auto it = sessions_.find(id);
-    if (it == sessions_.end()) return;
-    session = std::move(it->second);
-    sessions_.erase(it);
-    inline_bytes_reserved_ -= session->inline_bytes();
-    if (expired) ++stats_.iterators_expired;
+    absl::MutexLock totals_lock(&totals_mu_);
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = sessions_.find(id);
+      if (it == sessions_.end()) return;
+      session = std::move(it->second);
+      sessions_.erase(it);
+      inline_bytes_reserved_ -= session->inline_bytes();
+      if (expired) ++stats_.iterators_expired;
+    }
+    // Outside mu_: Find() need not wait for the source's and prefetcher's
+    // locks.
+    const pipeline::OpenedPipeline& pipeline = session->pipeline();
+    if (pipeline.source_stats) {
+      const pipeline::SourceStats source = pipeline.source_stats();
+      freed_records_decoded_ += source.records_decoded;
+      freed_records_skipped_ += source.records_skipped;
+    }
+    freed_batches_produced_ += pipeline.prefetcher->batches_produced();
   }
   ITERD_LOG(INFO) << "iterator " << id << " (" << session->client()
                   << ") freed: " << reason;
@@ -149,6 +181,41 @@ RegistryStats IteratorRegistry::stats() {
   RegistryStats stats = stats_;
   stats.open_iterators = static_cast<int64_t>(sessions_.size());
   return stats;
+}
+
+RegistrySnapshot IteratorRegistry::Snapshot() {
+  RegistrySnapshot snapshot;
+  std::vector<std::shared_ptr<IteratorSession>> sessions;
+  absl::MutexLock totals_lock(&totals_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    snapshot.stats = stats_;
+    snapshot.stats.open_iterators = static_cast<int64_t>(sessions_.size());
+    for (const auto& [id, session] : sessions_) sessions.push_back(session);
+  }
+  snapshot.records_decoded = freed_records_decoded_;
+  snapshot.records_skipped = freed_records_skipped_;
+  snapshot.batches_produced = freed_batches_produced_;
+  absl::flat_hash_set<std::string> clients;
+  for (const std::shared_ptr<IteratorSession>& session : sessions) {
+    const pipeline::OpenedPipeline& pipeline = session->pipeline();
+    if (pipeline.source_stats) {
+      const pipeline::SourceStats source = pipeline.source_stats();
+      snapshot.records_decoded += source.records_decoded;
+      snapshot.records_skipped += source.records_skipped;
+    }
+    IteratorSnapshot iterator;
+    iterator.id = session->id();
+    iterator.pipeline_name = session->pipeline_name();
+    iterator.client = session->client();
+    iterator.queued_batches = session->QueuedBatches();
+    iterator.batches_produced = pipeline.prefetcher->batches_produced();
+    snapshot.batches_produced += iterator.batches_produced;
+    clients.insert(iterator.client);
+    snapshot.iterators.push_back(std::move(iterator));
+  }
+  snapshot.distinct_clients = static_cast<int64_t>(clients.size());
+  return snapshot;
 }
 
 void IteratorRegistry::ReaperLoop() {

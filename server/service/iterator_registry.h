@@ -7,15 +7,21 @@
 // in-flight call lets go of it. Also enforces max_iterators and the budget for
 // arrays uploaded by clients.
 //
+// Also the source of the per-iterator and cumulative figures of /metrics:
+// counters of freed iterators are folded into running totals when they go
+// away, so that totals never decrease.
+//
 // Thread-safe. The destructor stops the reaper and cancels every iterator.
 
 #ifndef ITERD_SERVER_SERVICE_ITERATOR_REGISTRY_H_
 #define ITERD_SERVER_SERVICE_ITERATOR_REGISTRY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -30,15 +36,18 @@ namespace iterd::service {
 // lease state.
 class IteratorSession final {
  public:
-  IteratorSession(std::string id, std::string client,
+  IteratorSession(std::string id, std::string client, std::string pipeline_name,
                   pipeline::OpenedPipeline pipeline, uint64_t inline_bytes)
       : id_(std::move(id)),
         client_(std::move(client)),
+        pipeline_name_(std::move(pipeline_name)),
         pipeline_(std::move(pipeline)),
         inline_bytes_(inline_bytes) {}
 
   const std::string& id() const { return id_; }
   const std::string& client() const { return client_; }
+  // The named pipeline it was opened from, or "inline".
+  const std::string& pipeline_name() const { return pipeline_name_; }
   pipeline::OpenedPipeline& pipeline() { return pipeline_; }
   uint64_t inline_bytes() const { return inline_bytes_; }
 
@@ -51,15 +60,31 @@ class IteratorSession final {
   bool IdleSince(absl::Time now, absl::Duration timeout)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Queue-depth bookkeeping for /metrics, kept here rather than in the
+  // Prefetcher (which exposes only its total): a Fetch stream counts each batch
+  // it takes (one relaxed add), and a Reset() restarts the count since it drops
+  // the prefetched batches. `produced_before_reset` is batches_produced() read
+  // just before the Reset().
+  void CountTaken() { taken_.fetch_add(1, std::memory_order_relaxed); }
+  void RestartQueueCount(int64_t produced_before_reset);
+  // Batches produced and not yet taken. Exact when the reset came at the end
+  // of an epoch or with a full queue (the producer was idle); a mid-epoch reset
+  // racing an in-flight production can leave it one batch high until the next
+  // reset.
+  int64_t QueuedBatches();
+
  private:
   const std::string id_;
   const std::string client_;
+  const std::string pipeline_name_;
   pipeline::OpenedPipeline pipeline_;
   const uint64_t inline_bytes_;
 
   absl::Mutex mu_;
   absl::Time last_used_ ABSL_GUARDED_BY(mu_) = absl::Now();
   bool streaming_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<int64_t> taken_{0};
+  std::atomic<int64_t> produced_before_reset_{0};
 };
 
 struct RegistryOptions {
@@ -72,6 +97,25 @@ struct RegistryStats {
   int64_t open_iterators = 0;
   int64_t iterators_opened = 0;
   int64_t iterators_expired = 0;
+};
+
+// One open iterator, as /metrics shows it.
+struct IteratorSnapshot {
+  std::string id;
+  std::string pipeline_name;
+  std::string client;
+  int64_t queued_batches = 0;
+  int64_t batches_produced = 0;
+};
+
+struct RegistrySnapshot {
+  RegistryStats stats;
+  // Since start-up, over open and freed iterators alike.
+  int64_t records_decoded = 0;
+  int64_t records_skipped = 0;
+  int64_t batches_produced = 0;
+  int64_t distinct_clients = 0;  // Among the open iterators.
+  std::vector<IteratorSnapshot> iterators;
 };
 
 class IteratorRegistry final {
@@ -93,7 +137,8 @@ class IteratorRegistry final {
   // `inline_bytes` of reserved budget (released when the iterator goes away).
   absl::StatusOr<std::shared_ptr<IteratorSession>> Add(
       pipeline::OpenedPipeline pipeline, std::string client,
-      uint64_t inline_bytes) ABSL_LOCKS_EXCLUDED(mu_);
+      std::string pipeline_name, uint64_t inline_bytes)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // NotFound (saying it may have expired) for an unknown id. Touches the lease.
   absl::StatusOr<std::shared_ptr<IteratorSession>> Find(const std::string& id)
@@ -102,7 +147,7 @@ class IteratorRegistry final {
   // Ends a lease; `expired` counts it as freed because the client went away.
   // Unknown ids are OK.
   void Remove(const std::string& id, absl::string_view reason, bool expired)
-      ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_LOCKS_EXCLUDED(totals_mu_, mu_);
 
   // Cancels every iterator (daemon shutdown): blocked Fetch calls return at
   // once.
@@ -110,11 +155,23 @@ class IteratorRegistry final {
 
   RegistryStats stats() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Everything /metrics reports about iterators. Reads every open iterator's
+  // counters (their own locks), so it is meant for a scrape, not a hot path.
+  RegistrySnapshot Snapshot() ABSL_LOCKS_EXCLUDED(totals_mu_, mu_);
+
  private:
   void ReaperLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void ReapIdle() ABSL_LOCKS_EXCLUDED(mu_);
 
   const RegistryOptions options_;
+
+  // Held by Remove() and Snapshot() (before mu_) so that a scrape never sees
+  // an iterator neither open nor folded into the totals, nor both: cumulative
+  // counters stay monotonic. Only removals and scrapes take it.
+  absl::Mutex totals_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  int64_t freed_records_decoded_ ABSL_GUARDED_BY(totals_mu_) = 0;
+  int64_t freed_records_skipped_ ABSL_GUARDED_BY(totals_mu_) = 0;
+  int64_t freed_batches_produced_ ABSL_GUARDED_BY(totals_mu_) = 0;
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<IteratorSession>> sessions_

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/status/status_macros.h"
 #include "server/service/array_upload.h"
@@ -14,6 +15,12 @@
 
 namespace iterd::service {
 namespace {
+
+// Why an open fails during the drain; says what the client should do.
+constexpr absl::string_view kDrainingMessage =
+    "iterd is shutting down: it no longer opens iterators (running Fetch "
+    "streams may still finish); open the iterator on another daemon or retry "
+    "after the restart";
 
 RegistryOptions MakeRegistryOptions(const v1::Limits& limits) {
   RegistryOptions options;
@@ -105,6 +112,10 @@ grpc::Status IterdServiceImpl::OpenIterator(
     grpc::ServerContext* context,
     grpc::ServerReader<v1::OpenIteratorRequest>* reader,
     v1::OpenIteratorResponse* response) {
+  if (draining_.load()) {
+    opens_refused_draining_.fetch_add(1, std::memory_order_relaxed);
+    return ToGrpcStatus(absl::UnavailableError(kDrainingMessage));
+  }
   v1::OpenIteratorRequest first;
   if (!reader->Read(&first) || !first.has_open()) {
     return ToGrpcStatus(absl::InvalidArgumentError(
@@ -152,8 +163,14 @@ grpc::Status IterdServiceImpl::OpenIterator(
   response->set_num_samples(opened->num_samples);
   const std::string client =
       first.open().client().empty() ? context->peer() : first.open().client();
+  if (draining_.load()) {  // The drain began while this open was working.
+    opens_refused_draining_.fetch_add(1, std::memory_order_relaxed);
+    return ToGrpcStatus(absl::UnavailableError(kDrainingMessage));
+  }
   absl::StatusOr<std::shared_ptr<IteratorSession>> session =
-      registry_.Add(*std::move(opened), client, upload.ReleaseReservation());
+      registry_.Add(*std::move(opened), client,
+                    first.open().has_config() ? "inline" : first.open().name(),
+                    upload.ReleaseReservation());
   if (!session.ok()) return ToGrpcStatus(session.status());
   response->set_iterator_id((*session)->id());
   ITERD_LOG(INFO) << "iterator " << (*session)->id() << " opened by " << client
@@ -179,6 +196,7 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
     return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
         "iterator ", session.id(), " already has a Fetch stream running")));
   }
+  active_fetch_streams_.fetch_add(1, std::memory_order_relaxed);
   const uint32_t max_batches = std::max<uint32_t>(1, request->max_batches());
   const size_t chunk_bytes = config_.limits().chunk_bytes();
   absl::Status status;
@@ -186,8 +204,13 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
   for (uint32_t sent = 0; sent < max_batches; ++sent) {
     std::shared_ptr<const Batch> batch;
     bool end_of_epoch = false;
+    const absl::Time wait_start = absl::Now();
     status = session.pipeline().prefetcher->GetNext(
         &batch, &end_of_epoch, [context] { return context->IsCancelled(); });
+    fetch_wait_nanoseconds_.fetch_add(
+        absl::ToInt64Nanoseconds(absl::Now() - wait_start),
+        std::memory_order_relaxed);
+    if (status.ok() && !end_of_epoch) session.CountTaken();
     if (!status.ok()) {
       client_gone = context->IsCancelled();
       break;
@@ -202,10 +225,11 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
       client_gone = true;
       break;
     }
-    ++batches_served_;
-    bytes_served_ += batch->payload().size();
+    batches_served_.fetch_add(1, std::memory_order_relaxed);
+    bytes_served_.fetch_add(batch->payload().size(), std::memory_order_relaxed);
   }
   session.EndStream();
+  active_fetch_streams_.fetch_sub(1, std::memory_order_relaxed);
   if (client_gone) {
     // The client went away mid-stream: free its iterator now rather than at the
     // idle timeout.
@@ -224,7 +248,14 @@ grpc::Status IterdServiceImpl::Reset(grpc::ServerContext*,
   if (!session.ok()) return ToGrpcStatus(session.status());
   std::optional<int64_t> consumed;
   if (request->has_batches_consumed()) consumed = request->batches_consumed();
-  return ToGrpcStatus((*session)->pipeline().prefetcher->Reset(consumed));
+  pipeline::Prefetcher& prefetcher = *(*session)->pipeline().prefetcher;
+  const int64_t produced_before_reset = prefetcher.batches_produced();
+  const absl::Status status = prefetcher.Reset(consumed);
+  // A reset that got past validation dropped the queue, even if it failed.
+  if (status.ok() || !absl::IsInvalidArgument(status)) {
+    (*session)->RestartQueueCount(produced_before_reset);
+  }
+  return ToGrpcStatus(status);
 }
 
 grpc::Status IterdServiceImpl::CloseIterator(
@@ -280,6 +311,21 @@ grpc::Status IterdServiceImpl::GetServerStats(
   response->set_batches_served(batches_served_.load());
   response->set_bytes_served(bytes_served_.load());
   return grpc::Status::OK;
+}
+
+ServiceSnapshot IterdServiceImpl::Snapshot() {
+  ServiceSnapshot snapshot;
+  snapshot.registry = registry_.Snapshot();
+  snapshot.batches_served = batches_served_.load(std::memory_order_relaxed);
+  snapshot.bytes_served = bytes_served_.load(std::memory_order_relaxed);
+  snapshot.fetch_streams_active =
+      active_fetch_streams_.load(std::memory_order_relaxed);
+  snapshot.fetch_wait_seconds =
+      fetch_wait_nanoseconds_.load(std::memory_order_relaxed) * 1e-9;
+  snapshot.opens_refused_draining =
+      opens_refused_draining_.load(std::memory_order_relaxed);
+  snapshot.draining = draining_.load();
+  return snapshot;
 }
 
 }  // namespace iterd::service

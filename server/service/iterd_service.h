@@ -6,6 +6,9 @@
 // gRPC thread and reads top to bottom: take the next batch from the iterator's
 // prefetcher, write its header and chunks.
 //
+// Shutdown is two-step: BeginDrain() refuses new iterators (UNAVAILABLE) while
+// running Fetch streams go on; CancelAll() then ends whatever is left.
+//
 // Thread-safe.
 
 #ifndef ITERD_SERVER_SERVICE_ITERD_SERVICE_H_
@@ -23,6 +26,19 @@
 #include "server/service/path_policy.h"
 
 namespace iterd::service {
+
+// What /metrics reports about the service (server/ops/daemon_metrics.h).
+struct ServiceSnapshot {
+  RegistrySnapshot registry;
+  int64_t batches_served = 0;
+  uint64_t bytes_served = 0;
+  int64_t fetch_streams_active = 0;
+  // Time Fetch streams spent waiting for their prefetcher: high when the
+  // pipelines, not the clients, are the bottleneck.
+  double fetch_wait_seconds = 0;
+  int64_t opens_refused_draining = 0;
+  bool draining = false;
+};
 
 class IterdServiceImpl final : public v1::DataIterService::Service {
  public:
@@ -60,8 +76,17 @@ class IterdServiceImpl final : public v1::DataIterService::Service {
   // configured pipelines).
   absl::Status CheckPipeline(const v1::PipelineConfig& config);
 
-  // Daemon shutdown: every blocked Fetch returns.
+  // Daemon shutdown, step 1: from now on OpenIterator fails with UNAVAILABLE;
+  // Fetch streams (new ones too) are still served.
+  void BeginDrain() { draining_.store(true); }
+  // Fetch streams running now (the drain waits for these).
+  int64_t active_fetch_streams() const {
+    return active_fetch_streams_.load(std::memory_order_relaxed);
+  }
+  // Daemon shutdown, step 2: every blocked Fetch returns.
   void CancelAll() { registry_.CancelAll(); }
+
+  ServiceSnapshot Snapshot();
 
  private:
   absl::StatusOr<v1::PipelineConfig> ResolveConfig(
@@ -72,8 +97,13 @@ class IterdServiceImpl final : public v1::DataIterService::Service {
   const PathPolicy paths_;
   ThreadPool* const pool_;
   IteratorRegistry registry_;
+  // Hot-path counters: relaxed atomics, no lock per batch.
   std::atomic<int64_t> batches_served_{0};
   std::atomic<uint64_t> bytes_served_{0};
+  std::atomic<int64_t> active_fetch_streams_{0};
+  std::atomic<int64_t> fetch_wait_nanoseconds_{0};
+  std::atomic<int64_t> opens_refused_draining_{0};
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace iterd::service
