@@ -34,11 +34,6 @@ TARGETS = {
 }
 GRPC_PORT = 50051
 METRICS_PORT = 9090
-# Flags the daemon is gaining in the same change as these manifests: a binary without them is
-# "not yet", not "wrong" (the daemon refuses unknown flags, so the manifests need them landed).
-PENDING_FLAGS = {"metrics_listen", "drain_seconds"}
-
-
 def _require_tools():
     missing = []
     if shutil.which(KUBECTL) is None:
@@ -300,9 +295,7 @@ def test_every_flag_in_the_manifest_is_known_to_the_daemon(target):
     known = set(re.findall(r"^\s+--([a-z_]+) ", daemon_help(), re.MULTILINE))
     assert {"listen", "data_root", "config"} <= known
     unknown = set(flag_values(daemon_container(target))) - known
-    assert not unknown - PENDING_FLAGS, "the daemon would refuse these flags: %s" % unknown
-    if unknown:
-        pytest.skip("flags not yet in %s: %s" % (iterd_binary(), ", ".join(sorted(unknown))))
+    assert not unknown, "the daemon would refuse these flags: %s" % unknown
 
 
 @pytest.mark.parametrize("target", ["base", "overlays/large"])
