@@ -16,17 +16,8 @@ ITERD_EXTRA_PACKAGES="podman runc debootstrap uidmap" tools/install_deps.sh >/de
 export CONTAINERS_CONF="$PWD/deploy/containers.conf"
 
 image=localhost/iterd-fresh-bookworm:latest
-if ! podman image exists "$image"; then
-  mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  mirror=${mirror:-$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list)}
-  rootfs="$work/rootfs"
-  rm -rf "$rootfs"
-  echo "fresh: debootstrap --variant=minbase bookworm from $mirror"
-  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1
-  tar -C "$rootfs" -c --exclude='./var/cache/apt/archives/*.deb' --exclude='./var/lib/apt/lists/*' . |
-    podman import --change 'CMD ["bash"]' - "$image" >/dev/null
-  rm -rf "$rootfs"
-fi
+# One debootstrap import, also tagged debian:bookworm-slim for deploy/Dockerfile.
+deploy/make_base_image.sh "$image" docker.io/library/debian:bookworm-slim
 
 # A fresh clone of HEAD: what CI and a new user get (no build outputs, no .venv).
 clone="$work/clone"

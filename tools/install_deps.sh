@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages iterd needs to build, test and run, when any is missing.
 # Runs apt-get as root (directly, or through sudo). Safe to run again: it does nothing when all
-# packages are present. Set ITERD_EXTRA_PACKAGES to add packages (space-separated).
+# packages are present. Set ITERD_EXTRA_PACKAGES to add packages (space-separated) and
+# ITERD_SKIP_PACKAGES to leave some out.
 set -euo pipefail
 
 packages=(
@@ -16,12 +17,31 @@ packages=(
   python3-setuptools python3-wheel python3-opencv
   # Used by the test and quick-start scripts; clang for the thread-safety analysis (house rule 11)
   procps clang
+  # Container image (deploy/Dockerfile) and its smoke test (deploy/container_smoke.sh): podman with
+  # runc (see deploy/containers.conf), debootstrap for the base image, iptables for port publishing
+  podman buildah runc debootstrap iptables
+  # Kubernetes manifests (deploy/k8s): kubectl kustomize, and node/npm for the offline schema check
+  # (tools/lint); PyYAML to inspect the rendered objects; matplotlib draws the tutorial's figures
+  kubernetes-client nodejs npm python3-yaml python3-matplotlib
 )
 # shellcheck disable=SC2206
 packages+=(${ITERD_EXTRA_PACKAGES:-})
+# ITERD_SKIP_PACKAGES (space-separated) leaves packages out: deploy/Dockerfile's build stage skips
+# the test and container tools it does not need.
+for skip in ${ITERD_SKIP_PACKAGES:-}; do
+  for index in "${!packages[@]}"; do
+    [[ "${packages[$index]}" != "$skip" ]] || unset "packages[$index]"
+  done
+done
+
+# Packages that stand for a command: a machine that has the command from elsewhere (NodeSource's
+# nodejs bundles npm and conflicts with Debian's; a newer kubectl) keeps it.
+declare -A command_of=([nodejs]=node [npm]=npm [kubernetes-client]=kubectl)
 
 missing=()
 for package in "${packages[@]}"; do
+  command=${command_of[$package]:-}
+  if [[ -n "$command" ]] && command -v "$command" >/dev/null; then continue; fi
   status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$package")
 done
