@@ -8,8 +8,10 @@
 #            gRPC on 127.0.0.1, preprocess_threads 1 and 2 (--worker_threads 2),
 #   torch    a PyTorch DataLoader with torchvision transforms, 1 and 2 workers.
 # Prints medians over $ROUNDS interleaved rounds with the ratios and targets.
+# SHARED_MEMORY=1 makes the daemon loops receive batches through the daemon's
+# same-host shared-memory region instead of the gRPC byte stream.
 #
-#   bench/run_image_bench.sh            (ROUNDS=2 EPOCHS=3 COUNT=1024 TORCH=1)
+#   bench/run_image_bench.sh  (ROUNDS=2 EPOCHS=3 COUNT=1024 TORCH=1 SHARED_MEMORY=0)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,6 +21,8 @@ ROUNDS=${ROUNDS:-2}
 EPOCHS=${EPOCHS:-3}
 COUNT=${COUNT:-1024}
 TORCH=${TORCH:-1}
+SHARED_MEMORY=${SHARED_MEMORY:-0}
+if [[ "$SHARED_MEMORY" == 1 ]]; then SHM_FLAG=--shared_memory; else SHM_FLAG=--noshared_memory; fi
 
 bazel build -c opt --symlink_prefix=/ //server:iterd //bench:image_pipeline_bench
 BIN=$(bazel info -c opt --symlink_prefix=/ bazel-bin 2>/dev/null)
@@ -64,7 +68,7 @@ for round in $(seq "$ROUNDS"); do
   echo "== round $round of $ROUNDS" >&2
   "$BIN/bench/image_pipeline_bench" --rec="$ROOT/images.rec" \
     --server="$ADDRESS" --daemon_rec=images.rec --daemon_pid="$DAEMON_PID" \
-    --epochs="$EPOCHS" "$@" | tee -a "$RESULTS"
+    --epochs="$EPOCHS" "$SHM_FLAG" "$@" | tee -a "$RESULTS"
   if [[ "$TORCH_OK" == 1 ]]; then
     set +e
     "$PYTHON" "$REPO/bench/torch_dataloader_bench.py" "$ROOT/files" --install \
@@ -78,6 +82,7 @@ VMHWM_AT_END=$(awk '/^VmHWM/ {print $2 / 1024}' "/proc/$DAEMON_PID/status")
 
 echo
 cat "$ROOT/profile.txt"
+echo "daemon -> C++ client transport: $([[ "$SHARED_MEMORY" == 1 ]] && echo "shared memory" || echo "gRPC byte stream")"
 awk -F= -v rounds="$ROUNDS" '
   /=/ { count[$1]++; sample[$1, count[$1]] = $2 }
   function median(key,    n, i, j, t, v) {

@@ -44,6 +44,10 @@ ABSL_FLAG(std::string, daemon_rec, "",
           "The .rec as the daemon resolves it (relative to its data root).");
 ABSL_FLAG(int32_t, daemon_pid, 0, "The daemon's pid, for its CPU and RSS.");
 ABSL_FLAG(std::string, threads, "1,2", "preprocess_threads values to run.");
+ABSL_FLAG(bool, shared_memory, false,
+          "Daemon loops: receive batches through the daemon's same-host "
+          "shared-memory region instead of the gRPC byte stream (fails if the "
+          "region cannot be mapped).");
 ABSL_FLAG(int32_t, epochs, 3, "Timed epochs per loop (after 1 warm-up).");
 ABSL_FLAG(int32_t, batch_size, 64, "Samples per batch.");
 ABSL_FLAG(int32_t, prefetch_buffer, 0,
@@ -109,8 +113,12 @@ absl::StatusOr<DaemonResult> RunDaemon(const TrainSteps& steps, int threads) {
     // iterator's.
     std::ofstream(absl::StrCat("/proc/", pid, "/clear_refs")) << "5";
   }
+  client::ClientOptions options;
+  // Explicit either way: the client's default (shared memory on loopback)
+  // would otherwise decide which transport is measured.
+  options.shared_memory = absl::GetFlag(FLAGS_shared_memory);
   absl::StatusOr<std::unique_ptr<client::Client>> connected =
-      client::Client::Connect(absl::GetFlag(FLAGS_server));
+      client::Client::Connect(absl::GetFlag(FLAGS_server), options);
   if (!connected.ok()) return connected.status();
   v1::OpenIterator open;
   open.set_client("image_pipeline_bench");
@@ -138,6 +146,10 @@ absl::StatusOr<DaemonResult> RunDaemon(const TrainSteps& steps, int threads) {
       (*connected)->Open(open);
   if (!opened.ok()) return opened.status();
   client::RemoteIterator& iterator = **opened;
+  if (absl::GetFlag(FLAGS_shared_memory) && !iterator.uses_shared_memory()) {
+    return absl::FailedPreconditionError(
+        "--shared_memory: the daemon's region could not be mapped");
+  }
 
   int64_t warmup_images = 0;
   if (absl::Status status = ReadEpoch(iterator, &warmup_images); !status.ok()) {

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "client/cpp/status_convert.h"
 #include "common/memory/allocator_tuning.h"
 #include "common/status/status_macros.h"
@@ -43,10 +45,31 @@ std::string ClientDescription() {
 
 }  // namespace
 
+bool IsLoopbackAddress(absl::string_view address) {
+  if (absl::StartsWith(address, "unix:") ||
+      absl::StartsWith(address, "unix-abstract:")) {
+    return true;
+  }
+  for (absl::string_view scheme : {"dns:///", "dns:", "ipv4:", "ipv6:"}) {
+    if (absl::ConsumePrefix(&address, scheme)) break;
+  }
+  // Drop the port: after the last ':' unless inside brackets.
+  if (absl::ConsumePrefix(&address, "[")) {
+    address = address.substr(0, address.find(']'));
+  } else if (address.find(':') == address.rfind(':')) {
+    address = address.substr(0, address.find(':'));
+  }
+  return address == "localhost" || address == "::1" ||
+         absl::StartsWith(address, "127.");
+}
+
 Client::Client(std::string address, ClientOptions options,
                std::shared_ptr<grpc::Channel> channel)
     : address_(std::move(address)),
       options_(options),
+      wants_shared_memory_(options.shared_memory.has_value()
+                               ? *options.shared_memory
+                               : IsLoopbackAddress(address_)),
       channel_(std::move(channel)),
       stub_(iterd::v1::DataIterService::NewStub(channel_)) {}
 
@@ -103,6 +126,7 @@ absl::StatusOr<std::unique_ptr<RemoteIterator>> Client::Open(
   if (request.open().client().empty()) {
     request.mutable_open()->set_client(ClientDescription());
   }
+  if (wants_shared_memory_) request.mutable_open()->set_shared_memory(true);
   // A failed Write means the daemon already answered (e.g. a bad config);
   // Finish() below returns its status.
   bool writing = writer->Write(request);
@@ -120,8 +144,8 @@ absl::StatusOr<std::unique_ptr<RemoteIterator>> Client::Open(
   }
   if (writing) writer->WritesDone();
   ITERD_RETURN_IF_ERROR(FromGrpcStatus(writer->Finish()));
-  return std::make_unique<RemoteIterator>(channel_, std::move(response),
-                                          options_.transport);
+  return std::make_unique<RemoteIterator>(
+      channel_, std::move(response), options_.transport, wants_shared_memory_);
 }
 
 absl::StatusOr<std::unique_ptr<RemoteIterator>> Client::OpenConfig(

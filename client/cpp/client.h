@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,15 @@ struct ClientOptions {
   absl::Duration connect_timeout = absl::Seconds(10);
   // Size of the ArrayChunk messages that upload inline arrays.
   size_t upload_chunk_bytes = 4 << 20;
+  // Ask for a same-host shared-memory region per iterator (remote_iterator.h);
+  // the byte stream is used whenever it cannot be mapped. Unset: try it when
+  // the address is a loopback one (IsLoopbackAddress).
+  std::optional<bool> shared_memory;
 };
+
+// "127.x.y.z:port", "localhost:port", "[::1]:port", "unix:..." and the same
+// with gRPC's "dns:", "ipv4:", "ipv6:" prefixes: a daemon on this host.
+bool IsLoopbackAddress(absl::string_view address);
 
 class Client final {
  public:
@@ -73,6 +82,8 @@ class Client final {
   absl::StatusOr<iterd::v1::GetServerStatsResponse> Stats();
 
   const std::string& address() const { return address_; }
+  // Whether Open asks the daemon for shared memory.
+  bool wants_shared_memory() const { return wants_shared_memory_; }
 
  private:
   Client(std::string address, ClientOptions options,
@@ -80,6 +91,7 @@ class Client final {
 
   const std::string address_;
   const ClientOptions options_;
+  const bool wants_shared_memory_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<iterd::v1::DataIterService::Stub> stub_;
 };

@@ -1,18 +1,29 @@
 #include "client/cpp/fetch_stream.h"
 
+#include <fcntl.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/completion_queue.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/sync_stream.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <cstring>
+#include <limits>
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "client/cpp/fetch_response_parser.h"
 #include "client/cpp/status_convert.h"
 
 namespace iterd::client {
 namespace {
+
+// The first page of a region: this magic, then the 16-byte token
+// (server/service/shared_memory_region.h).
+constexpr char kRegionMagic[8] = {'I', 'T', 'E', 'R', 'D', 'S', 'H', 'M'};
+constexpr size_t kRegionTokenBytes = 16;
 
 // The generated stub's reader: protobuf parses each message, then
 // TakeFetchResponse copies the chunk out of the parsed string.
@@ -152,6 +163,57 @@ std::unique_ptr<FetchStream> StartProtoFetch(
 std::unique_ptr<FetchStream> StartRawFetch(
     grpc::GenericStub* stub, const iterd::v1::FetchRequest& request) {
   return std::make_unique<RawFetchStream>(stub, request);
+}
+
+std::unique_ptr<SharedMemoryMapping> SharedMemoryMapping::Map(
+    const iterd::v1::SharedMemoryRegion& region) {
+  const size_t data_offset = region.data_offset();
+  const size_t slot_bytes = region.slot_bytes();
+  const uint32_t slots = region.slots();
+  if (region.token().size() != kRegionTokenBytes ||
+      data_offset < sizeof(kRegionMagic) + kRegionTokenBytes ||
+      slot_bytes == 0 || slots == 0 ||
+      slot_bytes >
+          (std::numeric_limits<size_t>::max() / 2 - data_offset) / slots) {
+    return nullptr;
+  }
+  const size_t size = data_offset + slot_bytes * slots;
+  const int fd = open(region.path().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  // The file must be at least as large as announced: mapping past its end
+  // would turn reads into SIGBUS instead of an error.
+  const off_t file_size = lseek(fd, 0, SEEK_END);
+  void* base = file_size >= static_cast<off_t>(size)
+                   ? mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0)
+                   : MAP_FAILED;
+  close(fd);  // The mapping keeps the memfd alive on its own.
+  if (base == MAP_FAILED) return nullptr;
+  const char* first_page = static_cast<const char*>(base);
+  if (std::memcmp(first_page, kRegionMagic, sizeof(kRegionMagic)) != 0 ||
+      std::memcmp(first_page + sizeof(kRegionMagic), region.token().data(),
+                  kRegionTokenBytes) != 0) {
+    // Someone else's file at that path (another host or pid namespace).
+    munmap(base, size);
+    return nullptr;
+  }
+  return std::unique_ptr<SharedMemoryMapping>(new SharedMemoryMapping(
+      static_cast<const uint8_t*>(base), size, data_offset, slot_bytes, slots));
+}
+
+SharedMemoryMapping::~SharedMemoryMapping() {
+  munmap(const_cast<uint8_t*>(base_), size_);
+}
+
+absl::StatusOr<absl::Span<const uint8_t>> SharedMemoryMapping::Slot(
+    uint32_t slot, size_t bytes) const {
+  if (slot >= slots_ || bytes > slot_bytes_) {
+    return absl::DataLossError(
+        absl::StrCat("batch in shared memory slot ", slot, " of ", bytes,
+                     " bytes does not fit the region (", slots_, " slots of ",
+                     slot_bytes_, " bytes)"));
+  }
+  return absl::Span<const uint8_t>(base_ + data_offset_ + slot * slot_bytes_,
+                                   bytes);
 }
 
 }  // namespace iterd::client

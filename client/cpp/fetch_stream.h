@@ -12,6 +12,10 @@
 // its call (Finish), cancelling it first if it is destroyed before the end.
 // Cancelling a Fetch makes the daemon free the iterator, so callers that want
 // to keep the iterator Drain() instead.
+//
+// SharedMemoryMapping: the client's read-only view of an iterator's same-host
+// region (service.proto, SharedMemoryRegion), from which batches announced with
+// a shared_memory_slot are copied. Immutable after Map(); thread-safe to read.
 
 #ifndef ITERD_CLIENT_CPP_FETCH_STREAM_H_
 #define ITERD_CLIENT_CPP_FETCH_STREAM_H_
@@ -24,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "iterd/v1/service.grpc.pb.h"
 
@@ -63,6 +68,40 @@ std::unique_ptr<FetchStream> StartProtoFetch(
 
 std::unique_ptr<FetchStream> StartRawFetch(
     grpc::GenericStub* stub, const iterd::v1::FetchRequest& request);
+
+class SharedMemoryMapping final {
+ public:
+  // Opens and maps region.path() read-only and checks the magic and token in
+  // its first page. Null whenever the region is not usable from this process
+  // (another host or pid namespace, no permission, sizes that do not add up):
+  // the caller then keeps the byte stream.
+  static std::unique_ptr<SharedMemoryMapping> Map(
+      const iterd::v1::SharedMemoryRegion& region);
+
+  SharedMemoryMapping(const SharedMemoryMapping&) = delete;
+  SharedMemoryMapping& operator=(const SharedMemoryMapping&) = delete;
+  ~SharedMemoryMapping();
+
+  // The first `bytes` bytes of slot `slot`. DataLoss when the slot does not
+  // exist or is smaller.
+  absl::StatusOr<absl::Span<const uint8_t>> Slot(uint32_t slot,
+                                                 size_t bytes) const;
+
+ private:
+  SharedMemoryMapping(const uint8_t* base, size_t size, size_t data_offset,
+                      size_t slot_bytes, uint32_t slots)
+      : base_(base),
+        size_(size),
+        data_offset_(data_offset),
+        slot_bytes_(slot_bytes),
+        slots_(slots) {}
+
+  const uint8_t* const base_;
+  const size_t size_;
+  const size_t data_offset_;
+  const size_t slot_bytes_;
+  const uint32_t slots_;
+};
 
 }  // namespace iterd::client
 

@@ -5,7 +5,13 @@
 //   iterd_cli --server=127.0.0.1:7070 open-config
 //     'image_record { path_imgrec: "train.rec" data_shape: [3, 224, 224]
 //                     batch_size: 32 resize: 256 rand_crop: true }'
+//   iterd_cli --server=10.0.0.1:7070,10.0.0.2:7070 --rank=0 --world_size=2
+//     open-sharded 'image_record { path_imgrec: "train.rec" ... }'
 //
+// open-sharded reads this trainer's parts from every daemon of --server (a
+// comma list or a DNS name of several; sharded_iterator.h) and prints the
+// batches delivered per daemon. Its argument is a PipelineConfig text or a
+// pipeline name.
 // The open commands print the iterator's counters (GetIteratorStats) at the
 // end: records decoded and skipped, with the first skipped records.
 
@@ -25,6 +31,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/cpp/client.h"
+#include "client/cpp/sharded_iterator.h"
 #include "google/protobuf/text_format.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7070", "Daemon address host:port.");
@@ -33,6 +40,12 @@ ABSL_FLAG(int64_t, batches, 0,
 ABSL_FLAG(int64_t, epochs, 1, "open: epochs to read.");
 ABSL_FLAG(int64_t, print_batches, 3, "open: batches described per epoch.");
 ABSL_FLAG(uint32_t, max_batches, 2, "open: batches per Fetch call.");
+ABSL_FLAG(int32_t, rank, 0, "open-sharded: this trainer's rank.");
+ABSL_FLAG(int32_t, world_size, 1, "open-sharded: number of trainers.");
+ABSL_FLAG(std::string, balance, "",
+          "open-sharded: 'pad' or 'discard' (default: the config's).");
+ABSL_FLAG(std::string, on_daemon_failure, "fail",
+          "open-sharded: 'fail' or 'reassign'.");
 ABSL_FLAG(std::string, transport, "raw",
           "open: 'raw' (generic stub) or 'proto' (generated stub).");
 
@@ -157,11 +170,87 @@ absl::Status OpenConfig(Client& client, const std::string& text) {
   return Read(client.OpenConfig(config));
 }
 
+// Reads the flags' epochs from this trainer's parts on every daemon.
+absl::Status OpenSharded(const std::string& argument, ClientOptions options) {
+  ShardedIteratorOptions sharded;
+  sharded.client_options = options;
+  sharded.max_batches = absl::GetFlag(FLAGS_max_batches);
+  const std::string balance = absl::GetFlag(FLAGS_balance);
+  if (balance == "pad" || balance == "discard") {
+    sharded.balance =
+        balance == "pad" ? BalanceMode::kPad : BalanceMode::kDiscard;
+  } else if (!balance.empty()) {
+    return absl::InvalidArgumentError("--balance must be pad or discard");
+  }
+  const std::string failure = absl::GetFlag(FLAGS_on_daemon_failure);
+  if (failure != "fail" && failure != "reassign") {
+    return absl::InvalidArgumentError(
+        "--on_daemon_failure must be fail or reassign");
+  }
+  sharded.on_daemon_failure = failure == "fail" ? DaemonFailureMode::kFail
+                                                : DaemonFailureMode::kReassign;
+  const std::vector<std::string> servers = {absl::GetFlag(FLAGS_server)};
+  const int rank = absl::GetFlag(FLAGS_rank);
+  const int world_size = absl::GetFlag(FLAGS_world_size);
+  absl::StatusOr<std::unique_ptr<ShardedIterator>> opened;
+  if (argument.find('{') == std::string::npos) {
+    opened = ShardedIterator::CreateNamed(servers, rank, world_size, argument,
+                                          sharded);
+  } else {
+    iterd::v1::PipelineConfig config;
+    if (!google::protobuf::TextFormat::ParseFromString(argument, &config)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot parse the iterd.v1.PipelineConfig text: ", argument));
+    }
+    opened =
+        ShardedIterator::Create(servers, rank, world_size, config, sharded);
+  }
+  if (!opened.ok()) return opened.status();
+  ShardedIterator& iterator = **opened;
+  const std::optional<int64_t> target = iterator.batches_per_epoch();
+  std::printf("rank %d of %d: parts %s on %s; %s batches per epoch\n", rank,
+              world_size, absl::StrJoin(iterator.part_indices(), ",").c_str(),
+              absl::StrJoin(iterator.part_addresses(), ",").c_str(),
+              target.has_value() ? absl::StrCat(*target).c_str() : "unknown");
+  for (int64_t epoch = 0; epoch < absl::GetFlag(FLAGS_epochs); ++epoch) {
+    if (epoch > 0) {
+      absl::Status status = iterator.Reset();
+      if (!status.ok()) return status;
+    }
+    int64_t in_epoch = 0;
+    Batch batch;
+    for (;;) {
+      absl::StatusOr<bool> more = iterator.Next(&batch);
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+      if (in_epoch < absl::GetFlag(FLAGS_print_batches)) {
+        std::printf(
+            "epoch %lld batch %lld: data %s pad %lld\n",
+            static_cast<long long>(epoch), static_cast<long long>(in_epoch),
+            batch.data.empty() ? "()" : Shape(batch.data[0].shape).c_str(),
+            static_cast<long long>(batch.pad));
+      }
+      ++in_epoch;
+    }
+    std::printf("epoch %lld: %lld batches\n", static_cast<long long>(epoch),
+                static_cast<long long>(in_epoch));
+  }
+  for (int d = 0; d < iterator.num_daemons(); ++d) {
+    std::printf("daemon %s: %lld batches%s\n", iterator.addresses()[d].c_str(),
+                static_cast<long long>(iterator.daemon_batches()[d]),
+                iterator.failed_daemons().count(iterator.addresses()[d]) > 0
+                    ? " (failed)"
+                    : "");
+  }
+  return iterator.Close();
+}
+
 int Run(const std::vector<char*>& args) {
   const std::string command = args.size() > 1 ? args[1] : "";
   absl::Status status;
-  if (command != "list" &&
-      !((command == "open" || command == "open-config") && args.size() == 3)) {
+  if (command != "list" && !((command == "open" || command == "open-config" ||
+                              command == "open-sharded") &&
+                             args.size() == 3)) {
     std::fprintf(stderr, "%s\n", absl::ProgramUsageMessage().data());
     return 2;
   }
@@ -174,6 +263,14 @@ int Run(const std::vector<char*>& args) {
   ClientOptions options;
   options.transport =
       transport == "raw" ? FetchTransport::kRaw : FetchTransport::kProto;
+  if (command == "open-sharded") {
+    status = OpenSharded(args[2], options);
+    if (!status.ok()) {
+      std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
+      return 1;
+    }
+    return 0;
+  }
   absl::StatusOr<std::unique_ptr<Client>> client =
       Client::Connect(absl::GetFlag(FLAGS_server), options);
   if (!client.ok()) {
@@ -198,7 +295,8 @@ int Run(const std::vector<char*>& args) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "iterd_cli --server=HOST:PORT list | open NAME | open-config "
-      "PIPELINE_CONFIG_TEXT [--batches=N] [--epochs=E]");
+      "PIPELINE_CONFIG_TEXT [--batches=N] [--epochs=E] | open-sharded "
+      "NAME_OR_CONFIG_TEXT --server=A,B,... --rank=R --world_size=W");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   return iterd::client::Run(args);
 }

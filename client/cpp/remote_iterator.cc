@@ -3,6 +3,7 @@
 #include <grpcpp/client_context.h>
 
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -21,13 +22,18 @@ constexpr std::chrono::seconds kCloseDeadline{10};
 
 RemoteIterator::RemoteIterator(std::shared_ptr<grpc::Channel> channel,
                                iterd::v1::OpenIteratorResponse opened,
-                               FetchTransport transport)
+                               FetchTransport transport, bool use_shared_memory)
     : channel_(std::move(channel)),
       stub_(iterd::v1::DataIterService::NewStub(channel_)),
       generic_stub_(std::make_unique<grpc::GenericStub>(channel_)),
       opened_(std::move(opened)),
       transport_(transport),
-      pool_(PayloadPool::Create(kFreeBuffers)) {}
+      pool_(PayloadPool::Create(kFreeBuffers)) {
+  if (use_shared_memory && opened_.has_shared_memory()) {
+    // Null when the region is not usable from here: bytes then, silently.
+    shared_memory_ = SharedMemoryMapping::Map(opened_.shared_memory());
+  }
+}
 
 RemoteIterator::~RemoteIterator() { Close().IgnoreError(); }
 
@@ -43,6 +49,7 @@ std::unique_ptr<FetchStream> RemoteIterator::StartFetch() {
   iterd::v1::FetchRequest request;
   request.set_iterator_id(id());
   request.set_max_batches(max_batches_);
+  request.set_shared_memory(uses_shared_memory());
   if (transport_ == FetchTransport::kRaw) {
     return StartRawFetch(generic_stub_.get(), request);
   }
@@ -106,6 +113,19 @@ absl::StatusOr<Batch> RemoteIterator::ReadPayload(
   std::shared_ptr<PayloadBuffer> payload =
       pool_->Acquire(header.payload_bytes());
   const size_t total = header.payload_bytes();
+  if (header.has_shared_memory_slot()) {
+    if (shared_memory_ == nullptr) {
+      return absl::DataLossError(absl::StrCat(
+          "batch ", header.sequence(), " of iterator ", id(),
+          " was sent in shared memory, which this client has not mapped"));
+    }
+    ITERD_ASSIGN_OR_RETURN(
+        absl::Span<const uint8_t> slot,
+        shared_memory_->Slot(header.shared_memory_slot(), total));
+    // The one copy: the slot is rewritten by the next Fetch.
+    std::memcpy(payload->span().data(), slot.data(), total);
+    return MakeBatch(header, std::move(payload));
+  }
   size_t filled = 0;
   iterd::v1::BatchHeader unexpected_header;
   while (filled < total) {

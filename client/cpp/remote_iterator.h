@@ -6,6 +6,13 @@
 // max_batches() batches each, so at most that many are in flight; each batch
 // is assembled in one recycled buffer (payload_pool.h).
 //
+// Same-host shared memory: when the open response carries a region that this
+// process can map (fetch_stream.h, SharedMemoryMapping), Fetch calls ask the
+// daemon to put payloads into its slots and Next() copies a batch out of its
+// slot with one memcpy; nothing of the payload crosses the socket. A window's
+// slots are reused by the next Fetch, which only starts once every batch of
+// the window was copied out. Without a usable region, the byte stream.
+//
 //   ITERD_ASSIGN_OR_RETURN(std::unique_ptr<RemoteIterator> it,
 //                          client->OpenNamed("imagenet_val"));
 //   for (;;) {
@@ -50,9 +57,11 @@ enum class FetchTransport {
 class RemoteIterator final {
  public:
   // Takes over the iterator described by `opened` (made by Client::Open).
+  // Maps opened.shared_memory() if it is set, `use_shared_memory` and the
+  // region is usable from here.
   RemoteIterator(std::shared_ptr<grpc::Channel> channel,
                  iterd::v1::OpenIteratorResponse opened,
-                 FetchTransport transport);
+                 FetchTransport transport, bool use_shared_memory = true);
   RemoteIterator(const RemoteIterator&) = delete;
   RemoteIterator& operator=(const RemoteIterator&) = delete;
   ~RemoteIterator();
@@ -97,10 +106,19 @@ class RemoteIterator final {
   }
   uint32_t max_batches() const { return max_batches_; }
 
+  // Whether the next Fetch calls ask for shared memory: the region is mapped
+  // and set_shared_memory(false) was not called. Takes effect at the next
+  // Fetch call. With it, the daemon caps a window to the region's slots.
+  bool uses_shared_memory() const {
+    return shared_memory_ != nullptr && shared_memory_enabled_;
+  }
+  void set_shared_memory(bool enabled) { shared_memory_enabled_ = enabled; }
+
  private:
   absl::Status CheckOpen() const;
   std::unique_ptr<FetchStream> StartFetch();
-  // Reads the chunks of the batch whose header was just read.
+  // Reads the chunks of the batch whose header was just read, or copies its
+  // payload out of its shared-memory slot.
   absl::StatusOr<Batch> ReadPayload(const iterd::v1::BatchHeader& header);
 
   std::shared_ptr<grpc::Channel> channel_;
@@ -110,6 +128,8 @@ class RemoteIterator final {
   const FetchTransport transport_;
   std::shared_ptr<PayloadPool> pool_;
   uint32_t max_batches_ = 2;
+  std::unique_ptr<SharedMemoryMapping> shared_memory_;  // Null: bytes only.
+  bool shared_memory_enabled_ = true;
 
   std::unique_ptr<FetchStream> stream_;  // The open Fetch call, if any.
   bool end_of_epoch_ = false;

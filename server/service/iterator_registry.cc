@@ -106,10 +106,11 @@ void IteratorRegistry::ReleaseInlineBytes(uint64_t bytes) {
 
 absl::StatusOr<std::shared_ptr<IteratorSession>> IteratorRegistry::Add(
     pipeline::OpenedPipeline pipeline, std::string client,
-    std::string pipeline_name, uint64_t inline_bytes) {
+    std::string pipeline_name, uint64_t inline_bytes,
+    std::unique_ptr<SharedMemoryRegion> shared_memory) {
   auto session = std::make_shared<IteratorSession>(
       NewIteratorId(), std::move(client), std::move(pipeline_name),
-      std::move(pipeline), inline_bytes);
+      std::move(pipeline), inline_bytes, std::move(shared_memory));
   absl::MutexLock lock(&mu_);
   if (static_cast<int>(sessions_.size()) >= options_.max_iterators) {
     inline_bytes_reserved_ -= inline_bytes;

@@ -29,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/pipeline/pipeline_factory.h"
+#include "server/service/shared_memory_region.h"
 
 namespace iterd::service {
 
@@ -37,12 +38,14 @@ namespace iterd::service {
 class IteratorSession final {
  public:
   IteratorSession(std::string id, std::string client, std::string pipeline_name,
-                  pipeline::OpenedPipeline pipeline, uint64_t inline_bytes)
+                  pipeline::OpenedPipeline pipeline, uint64_t inline_bytes,
+                  std::unique_ptr<SharedMemoryRegion> shared_memory = nullptr)
       : id_(std::move(id)),
         client_(std::move(client)),
         pipeline_name_(std::move(pipeline_name)),
         pipeline_(std::move(pipeline)),
-        inline_bytes_(inline_bytes) {}
+        inline_bytes_(inline_bytes),
+        shared_memory_(std::move(shared_memory)) {}
 
   const std::string& id() const { return id_; }
   const std::string& client() const { return client_; }
@@ -50,6 +53,10 @@ class IteratorSession final {
   const std::string& pipeline_name() const { return pipeline_name_; }
   pipeline::OpenedPipeline& pipeline() { return pipeline_; }
   uint64_t inline_bytes() const { return inline_bytes_; }
+  // The same-host region the client asked for at open, or null. Written only
+  // by the session's Fetch stream (one at a time, see BeginStream); freed with
+  // the session, i.e. once the lease ended and the last call let go of it.
+  SharedMemoryRegion* shared_memory() const { return shared_memory_.get(); }
 
   // Marks a Fetch stream as running; false if one already is (one stream per
   // iterator at a time).
@@ -79,6 +86,7 @@ class IteratorSession final {
   const std::string pipeline_name_;
   pipeline::OpenedPipeline pipeline_;
   const uint64_t inline_bytes_;
+  const std::unique_ptr<SharedMemoryRegion> shared_memory_;
 
   absl::Mutex mu_;
   absl::Time last_used_ ABSL_GUARDED_BY(mu_) = absl::Now();
@@ -134,10 +142,12 @@ class IteratorRegistry final {
   void ReleaseInlineBytes(uint64_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Registers an opened pipeline under a new random id. Takes over
-  // `inline_bytes` of reserved budget (released when the iterator goes away).
+  // `inline_bytes` of reserved budget (released when the iterator goes away)
+  // and `shared_memory` (may be null).
   absl::StatusOr<std::shared_ptr<IteratorSession>> Add(
       pipeline::OpenedPipeline pipeline, std::string client,
-      std::string pipeline_name, uint64_t inline_bytes)
+      std::string pipeline_name, uint64_t inline_bytes,
+      std::unique_ptr<SharedMemoryRegion> shared_memory = nullptr)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // NotFound (saying it may have expired) for an unknown id. Touches the lease.

@@ -22,6 +22,52 @@ constexpr absl::string_view kDrainingMessage =
     "streams may still finish); open the iterator on another daemon or retry "
     "after the restart";
 
+// Slots of a shared-memory region: the most batches one shared-memory Fetch
+// streams. Slots a client's windows never reach cost no memory (the memfd is
+// sparse), so this can exceed the usual window of 2.
+constexpr uint32_t kSharedMemorySlots = 8;
+
+// Bytes of one batch payload as the descriptors announce it (every batch of an
+// iterator has these shapes); 0 when a descriptor has an unknown dtype.
+size_t AnnouncedPayloadBytes(const pipeline::OpenedPipeline& opened) {
+  size_t total = 0;
+  for (const auto* descs : {&opened.provide_data, &opened.provide_label}) {
+    for (const v1::DataDesc& desc : *descs) {
+      absl::StatusOr<DType> dtype =
+          pipeline::FromProtoDType(desc.dtype(), "provide_data.dtype");
+      if (!dtype.ok()) return 0;
+      size_t bytes = DTypeSize(*dtype);
+      for (int64_t dim : desc.shape()) bytes *= static_cast<size_t>(dim);
+      total += bytes;
+    }
+  }
+  return total;
+}
+
+// The region a same-host client asked for, or null (logged) when it cannot be
+// made: the client then simply keeps the byte stream.
+std::unique_ptr<SharedMemoryRegion> MakeSharedMemory(
+    const pipeline::OpenedPipeline& opened) {
+  absl::StatusOr<std::unique_ptr<SharedMemoryRegion>> region =
+      SharedMemoryRegion::Create(AnnouncedPayloadBytes(opened),
+                                 kSharedMemorySlots);
+  if (!region.ok()) {
+    ITERD_LOG(WARNING) << "no shared memory for an iterator: "
+                       << region.status();
+    return nullptr;
+  }
+  return *std::move(region);
+}
+
+void DescribeSharedMemory(const SharedMemoryRegion& region,
+                          v1::SharedMemoryRegion* message) {
+  message->set_path(region.path());
+  message->set_token(region.token());
+  message->set_slot_bytes(region.slot_bytes());
+  message->set_slots(region.slots());
+  message->set_data_offset(region.data_offset());
+}
+
 RegistryOptions MakeRegistryOptions(const v1::Limits& limits) {
   RegistryOptions options;
   options.max_iterators = limits.max_iterators();
@@ -167,10 +213,15 @@ grpc::Status IterdServiceImpl::OpenIterator(
     opens_refused_draining_.fetch_add(1, std::memory_order_relaxed);
     return ToGrpcStatus(absl::UnavailableError(kDrainingMessage));
   }
+  std::unique_ptr<SharedMemoryRegion> shared_memory =
+      first.open().shared_memory() ? MakeSharedMemory(*opened) : nullptr;
+  if (shared_memory != nullptr) {
+    DescribeSharedMemory(*shared_memory, response->mutable_shared_memory());
+  }
   absl::StatusOr<std::shared_ptr<IteratorSession>> session =
       registry_.Add(*std::move(opened), client,
                     first.open().has_config() ? "inline" : first.open().name(),
-                    upload.ReleaseReservation());
+                    upload.ReleaseReservation(), std::move(shared_memory));
   if (!session.ok()) return ToGrpcStatus(session.status());
   response->set_iterator_id((*session)->id());
   ITERD_LOG(INFO) << "iterator " << (*session)->id() << " opened by " << client
@@ -197,7 +248,12 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
         "iterator ", session.id(), " already has a Fetch stream running")));
   }
   active_fetch_streams_.fetch_add(1, std::memory_order_relaxed);
-  const uint32_t max_batches = std::max<uint32_t>(1, request->max_batches());
+  // A same-host client asked for its batches in the iterator's region: the
+  // window is capped to its slots, and the i-th batch goes to slot i.
+  SharedMemoryRegion* const region =
+      request->shared_memory() ? session.shared_memory() : nullptr;
+  uint32_t max_batches = std::max<uint32_t>(1, request->max_batches());
+  if (region != nullptr) max_batches = std::min(max_batches, region->slots());
   const size_t chunk_bytes = config_.limits().chunk_bytes();
   absl::Status status;
   bool client_gone = false;
@@ -221,7 +277,12 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
       client_gone = !stream->Write(SerializeResponse(response));
       break;
     }
-    if (!WriteBatch(batch, chunk_bytes, stream)) {
+    // A batch larger than a slot (not expected: shapes are fixed) still goes
+    // out as chunks; the client handles either per batch.
+    const bool to_slot =
+        region != nullptr && batch->payload().size() <= region->slot_bytes();
+    if (to_slot ? !WriteBatchToSlot(*batch, region, sent, stream)
+                : !WriteBatch(batch, chunk_bytes, stream)) {
       client_gone = true;
       break;
     }

@@ -6,6 +6,7 @@ Thread-safe: a channel may be shared by several iterators and threads (each iter
 used by one thread at a time).
 """
 import collections
+import ipaddress
 import os
 import socket
 
@@ -20,6 +21,8 @@ from iterd.v1 import service_pb2
 from iterd.v1 import service_pb2_grpc
 
 ADDRESS_ENVIRONMENT_VARIABLE = "ITERD_ADDRESS"
+# "0" or "1": whether clients ask for same-host shared memory (default: for loopback addresses).
+SHARED_MEMORY_ENVIRONMENT_VARIABLE = "ITERD_SHARED_MEMORY"
 # Batches arrive in ~4 MB chunks; 64 MB leaves room for daemons configured with larger chunks.
 MAX_MESSAGE_BYTES = 64 << 20
 # Inline arrays are uploaded in messages of this size (the daemon's own chunk size).
@@ -62,6 +65,40 @@ def resolve_max_batches(max_batches, in_flight):
     return int(value)
 
 
+def is_loopback_address(address):
+    """True for a daemon on this host: 127.x.y.z, ::1 or localhost (with a port, optionally
+    after gRPC's dns:/ipv4:/ipv6: prefixes) and unix: sockets."""
+    if address.startswith(("unix:", "unix-abstract:")):
+        return True
+    for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
+        if address.startswith(scheme):
+            address = address[len(scheme):]
+            break
+    if address.startswith("["):
+        host = address[1:].split("]", 1)[0]
+    elif address.count(":") == 1:
+        host = address.split(":", 1)[0]
+    else:
+        host = address
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_shared_memory(shared_memory, address):
+    """Whether to ask for shared memory: `shared_memory` if given, else $ITERD_SHARED_MEMORY
+    ("0"/"1"), else whether the address is a loopback one."""
+    if shared_memory is not None:
+        return bool(shared_memory)
+    setting = os.environ.get(SHARED_MEMORY_ENVIRONMENT_VARIABLE, "").strip()
+    if setting:
+        return setting not in ("0", "false", "no", "off")
+    return is_loopback_address(address)
+
+
 def client_description():
     return "python pid=%d host=%s" % (os.getpid(), socket.gethostname())
 
@@ -85,8 +122,12 @@ def open_with_own_client(server, config):
 class Client(object):
     """A connection to an iterd daemon (mirrors the daemon's DataIterService)."""
 
-    def __init__(self, address=None):
+    def __init__(self, address=None, shared_memory=None):
+        """shared_memory: ask the daemon for a same-host shared-memory region per iterator, so
+        that batch payloads never cross the socket (the byte stream is used whenever the region
+        cannot be mapped). None: $ITERD_SHARED_MEMORY, else only for loopback addresses."""
         self.address = resolve_address(address)
+        self.wants_shared_memory = resolve_shared_memory(shared_memory, self.address)
         # A process that opens a client receives batches at GB/s: keep glibc from returning the
         # per-message buffers to the kernel (see iterd/allocator.py; ITERD_TUNE_MALLOC=0 opts out).
         tune_allocator()
@@ -145,6 +186,11 @@ class Client(object):
     def open_iterator_response(self, open_message, arrays=()):
         """The OpenIterator call itself: sends `open_message` (a service_pb2.OpenIterator) then
         the inline arrays in ~4 MB ArrayChunk messages; returns the OpenIteratorResponse."""
+        if self.wants_shared_memory and not open_message.shared_memory:
+            with_region = service_pb2.OpenIterator()
+            with_region.CopyFrom(open_message)
+            with_region.shared_memory = True
+            open_message = with_region
         try:
             return self._stub.OpenIterator(self._open_requests(open_message, arrays))
         except grpc.RpcError as rpc_error:
@@ -162,10 +208,13 @@ class Client(object):
 
     # ----- Calls on open iterators (used by RemoteIter) -----
 
-    def fetch_stream(self, iterator_id, max_batches):
-        """The raw Fetch call: an iterator of serialized FetchResponse bytes (also a grpc.Call)."""
+    def fetch_stream(self, iterator_id, max_batches, shared_memory=False):
+        """The raw Fetch call: an iterator of serialized FetchResponse bytes (also a grpc.Call).
+        shared_memory: payloads go to the iterator's region (its slots are rewritten by the next
+        Fetch, so copy a window's batches out before starting the next one)."""
         return self._fetch_raw(service_pb2.FetchRequest(iterator_id=iterator_id,
-                                                        max_batches=max_batches))
+                                                        max_batches=max_batches,
+                                                        shared_memory=shared_memory))
 
     def reset_iterator(self, iterator_id, batches_consumed=None):
         """Starts the next epoch; `batches_consumed` = batches of this epoch the user received."""

@@ -9,6 +9,12 @@ cancelled, and gRPC Python cancels a call that is garbage collected before it fi
 stream is always read to its end (reset() drains and discards what is left), and only close()
 cancels.
 
+Same-host shared memory: when the open response carries a region this process can map
+(wire.SharedMemoryMapping), Fetch asks the daemon to put each payload in a slot of it and the batch
+is copied from there into its pooled buffer; nothing of the payload crosses the socket. A window's
+slots are rewritten by the next Fetch, which starts only after every batch of the window was
+copied out. If the region cannot be mapped, the byte stream is used, silently.
+
 Not thread-safe: use one iterator from one thread at a time (as MXNet's iterators).
 """
 import grpc
@@ -20,6 +26,7 @@ from iterd.descriptors import DataBatch
 from iterd.descriptors import DataDesc
 from iterd.v1 import service_pb2
 from iterd.wire import BufferPool
+from iterd.wire import SharedMemoryMapping
 from iterd.wire import chunk_span
 from iterd.wire import split_payload
 
@@ -47,12 +54,21 @@ class RemoteIter(DataIter):
         self._end_of_epoch = False
         self._closed = False
         self._pool = BufferPool()
+        self._shared_memory = None
+        if (getattr(client, "wants_shared_memory", False) and
+                open_response.HasField("shared_memory")):
+            self._shared_memory = SharedMemoryMapping.map(open_response.shared_memory)
         self._current_batch = None
         # Batches of this epoch handed to the user: tells the daemon, at reset(), whether the
         # epoch was finished (MXNet's carry-over) or reset mid-way, whatever it had sent ahead.
         self._batches_consumed = 0
 
     # ----- mx.io.DataIter interface -----
+
+    @property
+    def uses_shared_memory(self):
+        """Whether batches come through the daemon's same-host shared-memory region."""
+        return self._shared_memory is not None
 
     @property
     def provide_data(self):
@@ -76,7 +92,9 @@ class RemoteIter(DataIter):
         empty_windows = 0
         while True:
             if self._stream is None:
-                self._stream = self._client.fetch_stream(self.iterator_id, self._max_batches)
+                self._stream = self._client.fetch_stream(
+                    self.iterator_id, self._max_batches,
+                    shared_memory=self._shared_memory is not None)
             message = self._next_message()
             if message is None:
                 # The window is over without end_of_epoch: fetch the next one.
@@ -125,6 +143,9 @@ class RemoteIter(DataIter):
             self._stream.cancel()
             self._stream = None
         self._pool.clear()
+        if self._shared_memory is not None:
+            self._shared_memory.close()
+            self._shared_memory = None
         try:
             self._client.close_iterator(self.iterator_id)
         except errors.NotFound:
@@ -194,6 +215,9 @@ class RemoteIter(DataIter):
     def _receive_batch(self, header):
         payload_bytes = int(header.payload_bytes)
         buffer = self._pool.take(payload_bytes)
+        if header.HasField("shared_memory_slot"):
+            self._copy_from_slot(header, buffer)
+            payload_bytes = 0  # No chunks follow.
         destination = memoryview(buffer)
         filled = 0
         while filled < payload_bytes:
@@ -228,3 +252,14 @@ class RemoteIter(DataIter):
         self._pool.give(buffer)
         index = np.array(header.index, dtype=np.uint64) if len(header.index) else None
         return DataBatch(data, label, pad=int(header.pad), index=index)
+
+    def _copy_from_slot(self, header, buffer):
+        """The one copy of a shared-memory batch: from its slot into the batch buffer."""
+        if self._shared_memory is None:
+            raise errors.DataLoss("iterator %s: batch %d was sent in shared memory, which this "
+                                  "client has not mapped" % (self.iterator_id, header.sequence))
+        try:
+            self._shared_memory.copy_slot(int(header.shared_memory_slot), buffer)
+        except ValueError as error:
+            raise errors.DataLoss("iterator %s: batch %d: %s" %
+                                  (self.iterator_id, header.sequence, error)) from None

@@ -6,8 +6,14 @@ chunk message is the tag 0x12, a varint length and then exactly that many payloa
 bytes are copied once, straight into the batch's buffer. Other messages (header, end_of_epoch) are
 small and parsed with FetchResponse.FromString.
 
-Not thread-safe: a BufferPool belongs to one iterator.
+A daemon on the same host can instead put each payload in a slot of a shared-memory region
+(SharedMemoryMapping below): the header names the slot and the bytes are copied out of the mapping,
+never crossing the socket.
+
+Not thread-safe: a BufferPool or SharedMemoryMapping belongs to one iterator.
 """
+import mmap
+import os
 import sys
 
 import numpy as np
@@ -106,3 +112,77 @@ class BufferPool(object):
 
     def clear(self):
         self._buffers = []
+
+
+# First page of a shared-memory region (server/service/shared_memory_region.h): this magic, then
+# the 16-byte token.
+REGION_MAGIC = b"ITERDSHM"
+REGION_TOKEN_BYTES = 16
+
+
+def _open_read_only(path):
+    """Opens a region's path; a separate function so that tests can make it fail."""
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+
+class SharedMemoryMapping(object):
+    """A read-only mapping of an iterator's shared-memory region (service.proto,
+    SharedMemoryRegion), from which batches announced with a shared_memory_slot are copied."""
+
+    def __init__(self, mapped, region):
+        self._mmap = mapped
+        self._bytes = np.frombuffer(mapped, dtype=np.uint8)
+        self._data_offset = int(region.data_offset)
+        self._slot_bytes = int(region.slot_bytes)
+        self._slots = int(region.slots)
+
+    @classmethod
+    def map(cls, region):
+        """The mapping of `region` (a service_pb2.SharedMemoryRegion), or None when it is not
+        usable from this process: the path cannot be opened or mapped (another host, pid
+        namespace or user) or its first page does not hold the magic and token (someone else's
+        file). The caller then keeps the byte stream."""
+        data_offset = int(region.data_offset)
+        slot_bytes = int(region.slot_bytes)
+        slots = int(region.slots)
+        if (len(region.token) != REGION_TOKEN_BYTES or slot_bytes <= 0 or slots <= 0 or
+                data_offset < len(REGION_MAGIC) + REGION_TOKEN_BYTES):
+            return None
+        size = data_offset + slot_bytes * slots
+        try:
+            fd = _open_read_only(region.path)
+        except OSError:
+            return None
+        try:
+            # Mapping past the end of the file would turn reads into SIGBUS.
+            if os.fstat(fd).st_size < size:
+                return None
+            mapped = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+        except (OSError, ValueError):
+            return None
+        finally:
+            os.close(fd)  # The mapping keeps the region alive on its own.
+        header = mapped[:len(REGION_MAGIC) + REGION_TOKEN_BYTES]
+        if header != REGION_MAGIC + bytes(region.token):
+            mapped.close()
+            return None
+        return cls(mapped, region)
+
+    def copy_slot(self, slot, destination):
+        """Copies the first destination.nbytes bytes of `slot` into `destination` (a uint8 array);
+        ValueError when the slot does not exist or is smaller."""
+        nbytes = destination.nbytes
+        if self._bytes is None:
+            raise ValueError("the shared memory region is closed")
+        if slot >= self._slots or nbytes > self._slot_bytes:
+            raise ValueError("batch of %d bytes in slot %d does not fit the region (%d slots of "
+                             "%d bytes)" % (nbytes, slot, self._slots, self._slot_bytes))
+        start = self._data_offset + slot * self._slot_bytes
+        np.copyto(destination, self._bytes[start:start + nbytes])
+
+    def close(self):
+        self._bytes = None  # The array exports the mmap's buffer: drop it before closing.
+        try:
+            self._mmap.close()
+        except BufferError:
+            pass  # A view is still alive; the mapping goes when it does.
