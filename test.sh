@@ -19,7 +19,8 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 
 echo "== C++ tests (bazel test //...)"
-bazel test //... 2>&1 | tee "$logs/bazel.log"
+# The C++ sharded-iterator test runs a Python trainer beside a C++ one: give it the venv.
+bazel test --test_env=ITERD_TEST_PYTHON="$PWD/.venv/bin/python" //... 2>&1 | tee "$logs/bazel.log"
 bazel_rc=${PIPESTATUS[0]}
 testlogs=$(bazel info bazel-testlogs 2>/dev/null)
 
