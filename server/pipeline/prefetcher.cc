@@ -86,6 +86,7 @@ absl::Status Prefetcher::GetNext(std::shared_ptr<const Batch>* batch,
   *batch = std::move(head.batch);
   ready_.pop_front();
   ++delivered_in_epoch_;
+  epoch_ = (*batch)->epoch;
   MaybeScheduleLocked();
   return absl::OkStatus();
 }
@@ -145,6 +146,11 @@ void Prefetcher::WithInputExclusive(
 int64_t Prefetcher::batches_produced() {
   absl::MutexLock lock(&mu_);
   return produced_total_;
+}
+
+int64_t Prefetcher::last_delivered_epoch() {
+  absl::MutexLock lock(&mu_);
+  return epoch_;
 }
 
 void Prefetcher::Cancel() {

@@ -78,6 +78,10 @@ class Prefetcher final {
   // Batches the input produced since the prefetcher started (all epochs).
   int64_t batches_produced() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Batch::epoch of the last batch GetNext() handed out (0 before any): what a
+  // Fetch stream reports as the epoch that ended.
+  int64_t last_delivered_epoch() ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   struct Result {
     absl::Status status;
@@ -109,6 +113,7 @@ class Prefetcher final {
   int64_t produced_in_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t delivered_in_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t produced_total_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   bool end_reached_ ABSL_GUARDED_BY(mu_) = false;
   // Holds production off while Reset() or WithInputExclusive() works on the
   // input.

@@ -43,6 +43,17 @@ TEST(PrefetcherTest, DeliversBatchesInOrderThenEndOfEpochUntilReset) {
   EXPECT_THAT(EpochHeads(&prefetcher), ::testing::ElementsAre(0, 3, 6, 9));
 }
 
+TEST(PrefetcherTest, LastDeliveredEpochFollowsTheBatches) {
+  ThreadPool pool(1);
+  Prefetcher prefetcher(MakeBatcher(6, 3), 2, &pool);
+  EXPECT_EQ(prefetcher.last_delivered_epoch(), 0);
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    EXPECT_EQ(EpochHeads(&prefetcher).size(), 2u);
+    EXPECT_EQ(prefetcher.last_delivered_epoch(), epoch);
+    ASSERT_TRUE(prefetcher.Reset().ok());
+  }
+}
+
 TEST(PrefetcherTest, ResetMidEpochDropsPrefetchedBatches) {
   ThreadPool pool(1);
   Prefetcher prefetcher(MakeBatcher(100, 10), 4, &pool);

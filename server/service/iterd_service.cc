@@ -273,7 +273,8 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
     }
     if (end_of_epoch) {
       v1::FetchResponse response;
-      response.mutable_end_of_epoch();
+      response.mutable_end_of_epoch()->set_epoch(
+          session.pipeline().prefetcher->last_delivered_epoch());
       client_gone = !stream->Write(SerializeResponse(response));
       break;
     }
