@@ -27,6 +27,7 @@ TEST(DaemonMetricFamiliesTest, ServiceCountersAppearUnderTheirNames) {
   snapshot.bytes_served = 7000;
   snapshot.registry.records_decoded = 30;
   snapshot.registry.records_skipped = 2;
+  snapshot.registry.decode_nanoseconds = 1500000000;
   snapshot.registry.stats.open_iterators = 1;
   snapshot.fetch_wait_seconds = 0.25;
   const std::string text = RenderSnapshot(snapshot);
@@ -34,6 +35,7 @@ TEST(DaemonMetricFamiliesTest, ServiceCountersAppearUnderTheirNames) {
   EXPECT_THAT(text, HasSubstr("\niterd_bytes_served_total 7000\n"));
   EXPECT_THAT(text, HasSubstr("\niterd_records_decoded_total 30\n"));
   EXPECT_THAT(text, HasSubstr("\niterd_records_skipped_total 2\n"));
+  EXPECT_THAT(text, HasSubstr("\niterd_decode_seconds_total 1.5\n"));
   EXPECT_THAT(text, HasSubstr("\niterd_iterators_open 1\n"));
   EXPECT_THAT(text, HasSubstr("\niterd_fetch_wait_seconds_total 0.25\n"));
   EXPECT_THAT(text, HasSubstr("\niterd_uptime_seconds 12\n"));

@@ -1,6 +1,7 @@
 #include "server/pipeline/image_iter_source.h"
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <numeric>
 #include <opencv2/imgproc.hpp>
@@ -99,7 +100,8 @@ struct ImageIterSource::Job {
   std::string record;              // Sequential reading: the record's bytes.
   uint64_t record_offset = 0;      // Sequential reading: where it was.
   absl::Status status;
-  bool fatal = false;  // An error no policy skips (label_width mismatch).
+  bool fatal = false;       // An error no policy skips (label_width mismatch).
+  int64_t nanoseconds = 0;  // Decode and augmentation time.
 };
 
 // Damage the sequential reader skips (SKIP policy) counts as skipped images.
@@ -431,7 +433,14 @@ absl::Status ImageIterSource::ReadSamples(Batch* batch, int64_t first_row,
     for (size_t i = 0; i < jobs.size(); ++i) {
       jobs[i].row = first_row + *filled + static_cast<int64_t>(i);
     }
-    auto decode = [&](int64_t i) { Decode(&jobs[i], batch); };
+    auto decode = [&](int64_t i) {
+      const auto start = std::chrono::steady_clock::now();
+      Decode(&jobs[i], batch);
+      jobs[i].nanoseconds =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(
+              std::chrono::steady_clock::now() - start)
+              .count();
+    };
     if (options_.pool == nullptr || options_.parallelism <= 1) {
       for (size_t i = 0; i < jobs.size(); ++i) decode(static_cast<int64_t>(i));
     } else {
@@ -441,7 +450,9 @@ absl::Status ImageIterSource::ReadSamples(Batch* batch, int64_t first_row,
     // In order: good rows move up over the rows of skipped images.
     int64_t next_row = first_row + *filled;
     int64_t decoded = 0;
+    int64_t nanoseconds = 0;
     for (const Job& job : jobs) {
+      nanoseconds += job.nanoseconds;
       if (job.status.ok()) {
         if (job.row != next_row) batch->CopyRowFrom(*batch, job.row, next_row);
         ids[next_row - first_row] = static_cast<uint64_t>(job.position);
@@ -469,6 +480,7 @@ absl::Status ImageIterSource::ReadSamples(Batch* batch, int64_t first_row,
     {
       absl::MutexLock lock(&stats_mu_);
       stats_.records_decoded += decoded;
+      stats_.decode_nanoseconds += nanoseconds;
     }
     *filled = next_row - first_row;
   }

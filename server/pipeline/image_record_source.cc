@@ -1,6 +1,7 @@
 #include "server/pipeline/image_record_source.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <opencv2/core.hpp>
 #include <utility>
@@ -67,6 +68,7 @@ struct ImageRecordSource::ItemResult {
   absl::Status status;
   bool hard = false;  // Not a bad record: fails whatever the policy.
   uint64_t id = 0;
+  int64_t nanoseconds = 0;  // Decode and augmentation time.
 };
 
 ImageRecordSource::ImageRecordSource(ThreadPool* pool) : pool_(pool) {}
@@ -403,11 +405,18 @@ absl::Status ImageRecordSource::ReadSamples(Batch* batch, int64_t first_row,
     std::vector<ItemResult> results(n);
     ParallelFor(pool_, std::min<int64_t>(options_.preprocess_threads, n), n,
                 [&](int64_t k) {
+                  const auto start = std::chrono::steady_clock::now();
                   results[k] = ProcessRecord(raw_[k], batch, base + k);
+                  results[k].nanoseconds =
+                      std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
                 });
     int64_t good = 0;
+    int64_t nanoseconds = 0;
     for (int64_t k = 0; k < n; ++k) {
       const ItemResult& result = results[k];
+      nanoseconds += result.nanoseconds;
       if (result.status.ok()) {
         if (good != k) batch->CopyRowFrom(*batch, base + k, base + good);
         ids[*filled + good] = result.id;
@@ -425,6 +434,7 @@ absl::Status ImageRecordSource::ReadSamples(Batch* batch, int64_t first_row,
     {
       absl::MutexLock lock(&stats_mu_);
       stats_.records_decoded += good;
+      stats_.decode_nanoseconds += nanoseconds;
     }
     *filled += good;
   }

@@ -29,6 +29,8 @@ namespace iterd::pipeline {
 struct SourceStats {
   int64_t records_decoded = 0;
   int64_t records_skipped = 0;
+  // Time spent decoding and augmenting records, summed over decoder threads.
+  int64_t decode_nanoseconds = 0;
   std::vector<std::string>
       skipped_examples;  // "file:offset: reason", the first few.
 };

@@ -161,6 +161,7 @@ void IteratorRegistry::Remove(const std::string& id, absl::string_view reason,
       const pipeline::SourceStats source = pipeline.source_stats();
       freed_records_decoded_ += source.records_decoded;
       freed_records_skipped_ += source.records_skipped;
+      freed_decode_nanoseconds_ += source.decode_nanoseconds;
     }
     freed_batches_produced_ += pipeline.prefetcher->batches_produced();
   }
@@ -196,6 +197,7 @@ RegistrySnapshot IteratorRegistry::Snapshot() {
   }
   snapshot.records_decoded = freed_records_decoded_;
   snapshot.records_skipped = freed_records_skipped_;
+  snapshot.decode_nanoseconds = freed_decode_nanoseconds_;
   snapshot.batches_produced = freed_batches_produced_;
   absl::flat_hash_set<std::string> clients;
   for (const std::shared_ptr<IteratorSession>& session : sessions) {
@@ -204,6 +206,7 @@ RegistrySnapshot IteratorRegistry::Snapshot() {
       const pipeline::SourceStats source = pipeline.source_stats();
       snapshot.records_decoded += source.records_decoded;
       snapshot.records_skipped += source.records_skipped;
+      snapshot.decode_nanoseconds += source.decode_nanoseconds;
     }
     IteratorSnapshot iterator;
     iterator.id = session->id();

@@ -121,6 +121,7 @@ struct RegistrySnapshot {
   // Since start-up, over open and freed iterators alike.
   int64_t records_decoded = 0;
   int64_t records_skipped = 0;
+  int64_t decode_nanoseconds = 0;
   int64_t batches_produced = 0;
   int64_t distinct_clients = 0;  // Among the open iterators.
   std::vector<IteratorSnapshot> iterators;
@@ -181,6 +182,7 @@ class IteratorRegistry final {
   absl::Mutex totals_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   int64_t freed_records_decoded_ ABSL_GUARDED_BY(totals_mu_) = 0;
   int64_t freed_records_skipped_ ABSL_GUARDED_BY(totals_mu_) = 0;
+  int64_t freed_decode_nanoseconds_ ABSL_GUARDED_BY(totals_mu_) = 0;
   int64_t freed_batches_produced_ ABSL_GUARDED_BY(totals_mu_) = 0;
 
   absl::Mutex mu_;

@@ -148,6 +148,8 @@ def test_metrics_counters_move_by_the_batches_bytes_and_records_served(running, 
         assert moved(samples, "iterd_records_decoded_total") == stats.records_decoded
         assert moved(samples, "iterd_records_skipped_total") == stats.records_skipped
         assert moved(samples, "iterd_batches_produced_total") == stats.batches_produced
+        # Decoding took time, and no more than the wall time the iterator existed.
+        assert 0 < moved(samples, "iterd_decode_seconds_total") < 60
     assert value(during, "iterd_iterators_open") == 1
     assert value(during, "iterd_clients_active") == 1
     assert value(after, "iterd_iterators_open") == 0
