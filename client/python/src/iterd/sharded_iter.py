@@ -64,12 +64,9 @@ import numpy as np
 from iterd import errors
 from iterd.client import ADDRESS_ENVIRONMENT_VARIABLE
 from iterd.client import Client
+from iterd.data_iter import DataIter
 from iterd.descriptors import DataBatch
 
-try:
-    from iterd.data_iter import DataIter
-except ImportError:  # An older checkout without the shared base class.
-    DataIter = object
 
 BALANCE_MODES = ("pad", "discard")
 FAILURE_MODES = ("fail", "reassign")
