@@ -7,26 +7,17 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/cpp/client.h"
 #include "gtest/gtest.h"
+#include "tests/cpp/daemon_process.h"
 
 namespace iterd::client {
 namespace {
@@ -35,71 +26,15 @@ constexpr int kSamples = 100;
 constexpr int kFeatures = 5;
 constexpr int kBatchSize = 7;
 
-// The daemon child process; Start() reads the port from its first line.
-class Daemon final {
- public:
-  bool Start() {
-    const char* srcdir = std::getenv("TEST_SRCDIR");
-    const char* tmpdir = std::getenv("TEST_TMPDIR");
-    if (srcdir == nullptr || tmpdir == nullptr) return false;
-    const std::string binary = absl::StrCat(srcdir, "/iterd/server/iterd");
-    const std::string root = absl::StrCat(tmpdir, "/data_root");
-    mkdir(root.c_str(), 0755);
-    int pipe_fds[2];
-    if (pipe(pipe_fds) != 0) return false;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(pipe_fds[1], STDOUT_FILENO);
-      close(pipe_fds[0]);
-      close(pipe_fds[1]);
-      const std::string data_root = "--data_root=" + root;
-      execl(binary.c_str(), binary.c_str(), "--listen=127.0.0.1:0",
-            data_root.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(pipe_fds[1]);
-    stdout_ = fdopen(pipe_fds[0], "r");
-    char line[256] = {};
-    if (pid_ < 0 || stdout_ == nullptr ||
-        std::fgets(line, sizeof(line), stdout_) == nullptr) {
-      return false;
-    }
-    const std::string text(line);  // "iterd listening on 127.0.0.1:PORT"
-    int port = 0;
-    if (!absl::StartsWith(text, "iterd listening on ") ||
-        !absl::SimpleAtoi(
-            absl::StripAsciiWhitespace(text.substr(text.rfind(':') + 1)),
-            &port)) {
-      return false;
-    }
-    address_ = absl::StrCat("127.0.0.1:", port);
-    return true;
-  }
-
-  ~Daemon() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-    if (stdout_ != nullptr) std::fclose(stdout_);
-  }
-
-  const std::string& address() const { return address_; }
-
- private:
-  pid_t pid_ = -1;
-  FILE* stdout_ = nullptr;
-  std::string address_;
-};
-
-Daemon* daemon_process = nullptr;
+test_support::DaemonProcess* daemon_process = nullptr;
 
 class SharedMemoryTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    daemon_process = new Daemon();
-    ASSERT_TRUE(daemon_process->Start()) << "server/iterd did not start";
+    daemon_process = new test_support::DaemonProcess();
+    const absl::Status started =
+        daemon_process->Start(test_support::DaemonOptions());
+    ASSERT_TRUE(started.ok()) << started;
   }
   static void TearDownTestSuite() {
     delete daemon_process;

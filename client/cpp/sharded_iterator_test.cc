@@ -7,12 +7,8 @@
 
 #include "client/cpp/sharded_iterator.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -27,7 +23,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -37,6 +32,7 @@
 #include "common/recordio/irheader.h"
 #include "common/recordio/writer.h"
 #include "gtest/gtest.h"
+#include "tests/cpp/daemon_process.h"
 
 namespace iterd::client {
 namespace {
@@ -55,82 +51,21 @@ std::string TempDir() {
 
 std::string DataRoot() { return TempDir() + "/data_root"; }
 
-// A daemon child process; Start() reads its first stdout line for the port.
-class Daemon final {
- public:
-  ~Daemon() { Stop(SIGTERM); }
+using Daemons = std::vector<std::unique_ptr<test_support::DaemonProcess>>;
 
-  bool Start(const std::string& log_name) {
-    // $ITERD_BIN (--test_env) overrides the runfiles' server/iterd, e.g. a
-    // stable copy while the server is being rebuilt.
-    const char* srcdir = std::getenv("TEST_SRCDIR");
-    const char* override_binary = std::getenv("ITERD_BIN");
-    if (srcdir == nullptr && override_binary == nullptr) return false;
-    const std::string binary =
-        override_binary != nullptr
-            ? std::string(override_binary)
-            : absl::StrCat(srcdir, "/iterd/server/iterd");
-    const std::string log = absl::StrCat(TempDir(), "/", log_name);
-    int pipe_fds[2];
-    if (pipe(pipe_fds) != 0) return false;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(pipe_fds[1], STDOUT_FILENO);
-      const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (log_fd >= 0) dup2(log_fd, STDERR_FILENO);
-      close(pipe_fds[0]);
-      close(pipe_fds[1]);
-      const std::string data_root = "--data_root=" + DataRoot();
-      execl(binary.c_str(), binary.c_str(), "--listen=127.0.0.1:0",
-            data_root.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(pipe_fds[1]);
-    stdout_ = fdopen(pipe_fds[0], "r");
-    char line[256] = {};
-    if (pid_ < 0 || stdout_ == nullptr ||
-        std::fgets(line, sizeof(line), stdout_) == nullptr) {
-      return false;
-    }
-    const std::string text(line);  // "iterd listening on 127.0.0.1:PORT"
-    const size_t colon = text.rfind(':');
-    int port = 0;
-    if (!absl::StartsWith(text, "iterd listening on ") ||
-        colon == std::string::npos ||
-        !absl::SimpleAtoi(absl::StripAsciiWhitespace(text.substr(colon + 1)),
-                          &port)) {
-      return false;
-    }
-    address_ = absl::StrCat("127.0.0.1:", port);
-    return true;
-  }
-
-  void Stop(int signal_number) {
-    if (pid_ > 0) {
-      kill(pid_, signal_number);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-      pid_ = -1;
-    }
-    if (stdout_ != nullptr) std::fclose(stdout_);
-    stdout_ = nullptr;
-  }
-
-  const std::string& address() const { return address_; }
-
- private:
-  pid_t pid_ = -1;
-  FILE* stdout_ = nullptr;
-  std::string address_;
-};
-
-using Daemons = std::vector<std::unique_ptr<Daemon>>;
-
+// kDaemons daemons on DataRoot(), stderr to iterd_<tag><d>.stderr; empty (and
+// a test failure naming the reason) if one does not start.
 Daemons StartDaemons(const std::string& tag) {
   Daemons daemons;
   for (int d = 0; d < kDaemons; ++d) {
-    daemons.push_back(std::make_unique<Daemon>());
-    if (!daemons.back()->Start(absl::StrCat("iterd_", tag, d, ".stderr"))) {
+    test_support::DaemonOptions options;
+    options.data_root = DataRoot();
+    options.stderr_log_path =
+        absl::StrCat(TempDir(), "/iterd_", tag, d, ".stderr");
+    daemons.push_back(std::make_unique<test_support::DaemonProcess>());
+    const absl::Status started = daemons.back()->Start(options);
+    if (!started.ok()) {
+      ADD_FAILURE() << "daemon " << d << ": " << started;
       return {};
     }
   }
@@ -417,7 +352,9 @@ void StartAndKillDaemonOne(DaemonFailureMode mode, KilledRun* run) {
   }
   run->killed = run->trainers[0]->addresses()[1];
   for (auto& daemon : run->daemons) {
-    if (daemon->address() == run->killed) daemon->Stop(SIGKILL);
+    if (daemon->address() == run->killed) {
+      ASSERT_TRUE(daemon->Stop(SIGKILL).ok());
+    }
   }
 }
 
@@ -481,7 +418,9 @@ TEST_F(ShardedIteratorTest, DaemonDeadAtCreateFailsOrIsReassigned) {
   ASSERT_TRUE(sorted.ok()) << sorted.status();
   const std::vector<std::string>& addresses = *sorted;
   for (auto& daemon : daemons) {
-    if (daemon->address() == addresses[2]) daemon->Stop(SIGKILL);
+    if (daemon->address() == addresses[2]) {
+      ASSERT_TRUE(daemon->Stop(SIGKILL).ok());
+    }
   }
   ShardedIteratorOptions options;
   options.client_options.connect_timeout = absl::Milliseconds(300);
