@@ -11,6 +11,9 @@
 # SHARED_MEMORY=1 makes the daemon loops receive batches through the daemon's
 # same-host shared-memory region instead of the gRPC byte stream.
 #
+# Extra arguments go to image_pipeline_bench: --nocrop_first makes loop (a)
+# decode whole JPEGs (the path before crop-first decoding) to compare.
+#
 #   bench/run_image_bench.sh  (ROUNDS=2 EPOCHS=3 COUNT=1024 TORCH=1 SHARED_MEMORY=0)
 set -euo pipefail
 

@@ -10,7 +10,7 @@ packages=(
   bazel-bootstrap bazel-skylib bazel-rules-cc bazel-platforms pkg-config g++ git ca-certificates
   # Libraries (Debian's gRPC 1.51, protobuf 3.21, Abseil 20220623, OpenCV 4.6, libjpeg-turbo 2.1)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  libturbojpeg0-dev libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev zlib1g-dev
+  libturbojpeg0-dev libjpeg62-turbo-dev libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev zlib1g-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   # Python client and tests (Debian's /usr/bin/python3)
   python3 python3-grpcio python3-protobuf python3-numpy python3-pytest python3-venv python3-pip

@@ -48,6 +48,9 @@ ABSL_FLAG(bool, shared_memory, false,
           "Daemon loops: receive batches through the daemon's same-host "
           "shared-memory region instead of the gRPC byte stream (fails if the "
           "region cannot be mapped).");
+ABSL_FLAG(bool, crop_first, true,
+          "iterd loop: decode only the rows/columns the crop needs, as the "
+          "daemon does; --nocrop_first for the old full decode.");
 ABSL_FLAG(int32_t, epochs, 3, "Timed epochs per loop (after 1 warm-up).");
 ABSL_FLAG(int32_t, batch_size, 64, "Samples per batch.");
 ABSL_FLAG(int32_t, prefetch_buffer, 0,
@@ -186,6 +189,7 @@ void PrintLoop(const std::string& name, const LoopResult& result) {
 int Run() {
   TrainSteps steps;
   steps.batch_size = absl::GetFlag(FLAGS_batch_size);
+  steps.crop_first = absl::GetFlag(FLAGS_crop_first);
   const int epochs = absl::GetFlag(FLAGS_epochs);
   const std::string rec = absl::GetFlag(FLAGS_rec);
   int failures = 0;

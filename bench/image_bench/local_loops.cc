@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "common/image/augment/crop_first.h"
 #include "common/image/augment/default_augmenter.h"
 #include "common/image/augment/sample_writer.h"
 #include "common/image/jpeg_decoder.h"
@@ -118,15 +119,14 @@ absl::StatusOr<LoopResult> RunIterdLoop(const std::string& rec_path, int epochs,
     ITERD_ASSIGN_OR_RETURN(image::JpegHeader header, decoder->ReadHeader(jpeg));
     // The largest DCT scale whose shorter edge still covers the resize (the
     // daemon's rule; 1 for 500x375 with a 256 resize).
-    int scale = 1;
-    for (int denominator : {8, 4, 2}) {
-      if (std::min(
-              image::JpegDecoder::ScaledDimension(header.width, denominator),
-              image::JpegDecoder::ScaledDimension(header.height,
-                                                  denominator)) >= short_edge) {
-        scale = denominator;
-        break;
-      }
+    const int scale = image::CoveringDctScale(header, short_edge);
+    if (steps.crop_first) {
+      cv::Mat crop;
+      ITERD_ASSIGN_OR_RETURN(const bool cropped,
+                             image::DecodeAugmentCropFirst(
+                                 jpeg, header, scale, image::PixelOrder::kBgr,
+                                 augmenter, engine, &crop));
+      if (cropped) return writer.Write(crop, engine, row);
     }
     cv::Mat image(image::JpegDecoder::ScaledDimension(header.height, scale),
                   image::JpegDecoder::ScaledDimension(header.width, scale),

@@ -5,8 +5,9 @@
 // the daemon does), doing ImageNet's training steps: decode, resize the
 // shorter side to 256, random 224x224 crop, random mirror, float32 NCHW
 // normalisation into the rows of a reused batch buffer:
-//   - RunIterdLoop: iterd's own pieces and nothing else (JpegDecoder at the
-//     largest DCT scale that still covers 256, DefaultAugmenter,
+//   - RunIterdLoop: iterd's own pieces and nothing else, the daemon's steps
+//     (crop-first decode at the largest DCT scale that still covers 256, or
+//     with crop_first off a full JpegDecoder decode, DefaultAugmenter,
 //     SampleWriter): the ceiling for the daemon's per-thread throughput;
 //   - RunOpenCvLoop: MXNet's way (cv::imdecode, cv::resize, crop, then a
 //     per-pixel mirror/normalise loop like iter_image_recordio_2.cc's).
@@ -30,6 +31,9 @@ struct TrainSteps {
   float std[3] = {58.395f, 57.12f, 57.375f};
   int batch_size = 64;  // Rows of the reused output buffer.
   uint64_t seed = 7;
+  // RunIterdLoop decodes crop-first as the daemon does (only the rows and
+  // columns the crop needs); false: the old full decode, to compare.
+  bool crop_first = true;
 };
 
 struct LoopResult {

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/concurrency/parallel_for.h"
+#include "common/image/augment/crop_first.h"
 #include "common/image/exif_orientation.h"
 #include "common/image/image_codec.h"
 #include "common/image/jpeg_decoder.h"
@@ -260,16 +261,7 @@ absl::StatusOr<cv::Mat> ImageRecordSource::Decode(
             kMaxDecodePixels) {
       // The largest DCT scale whose shorter edge still covers the resize
       // target (EXIF rotation swaps the edges, not their minimum).
-      int scale = 1;
-      for (int denominator : {8, 4, 2}) {
-        if (std::min(
-                image::JpegDecoder::ScaledDimension(header->width, denominator),
-                image::JpegDecoder::ScaledDimension(header->height,
-                                                    denominator)) >= planned) {
-          scale = denominator;
-          break;
-        }
-      }
+      const int scale = image::CoveringDctScale(*header, planned);
       const image::PixelOrder order = options_.channels == 1
                                           ? image::PixelOrder::kGray
                                           : image::PixelOrder::kBgr;
@@ -300,6 +292,34 @@ absl::StatusOr<cv::Mat> ImageRecordSource::Decode(
         " channels; data_shape with C = 4 needs 4 (an image with alpha)"));
   }
   return image;
+}
+
+absl::StatusOr<bool> ImageRecordSource::DecodeCropFirst(absl::string_view bytes,
+                                                        random::Engine* rng,
+                                                        cv::Mat* image) const {
+  const int planned = augmenter_->planned_short_edge();
+  if (!options_.jpeg_crop_first || planned <= 0 ||
+      (options_.channels != 1 && options_.channels != 3) ||
+      !image::LooksLikeJpeg(bytes)) {
+    return false;
+  }
+  ITERD_ASSIGN_OR_RETURN(image::JpegDecoder * decoder, ThreadJpegDecoder());
+  absl::StatusOr<image::JpegHeader> header = decoder->ReadHeader(bytes);
+  // Anything unusual (a bad header, CMYK, a rotation to undo): the full path,
+  // which also words the error.
+  if (!header.ok() || header->IsCmyk() ||
+      static_cast<uint64_t>(header->width) * header->height >
+          kMaxDecodePixels ||
+      image::JpegExifOrientation(bytes) != 1) {
+    return false;
+  }
+  const int scale =
+      options_.jpeg_dct_scaling ? image::CoveringDctScale(*header, planned) : 1;
+  return image::DecodeAugmentCropFirst(bytes, *header, scale,
+                                       options_.channels == 1
+                                           ? image::PixelOrder::kGray
+                                           : image::PixelOrder::kBgr,
+                                       *augmenter_, rng, image);
 }
 
 absl::Status ImageRecordSource::WriteLabel(const recordio::IRHeader& header,
@@ -361,16 +381,25 @@ ImageRecordSource::ItemResult ImageRecordSource::ProcessRecord(
     return result;
   }
   std::memcpy(label_row.data(), label_out, label_row.size());
-  absl::StatusOr<cv::Mat> image = Decode(payload);
-  if (!image.ok()) {
-    result.status = image.status();
-    return result;
-  }
   random::Engine rng(options_.seed_aug, static_cast<uint64_t>(pass_),
                      static_cast<uint64_t>(raw.position));
-  result.status = augmenter_->Apply(&*image, &rng);
-  if (!result.status.ok()) return result;
-  result.status = writer_->Write(*image, &rng, batch->data(0).row(row));
+  cv::Mat image;
+  const absl::StatusOr<bool> cropped = DecodeCropFirst(payload, &rng, &image);
+  if (!cropped.ok()) {
+    result.status = cropped.status();
+    return result;
+  }
+  if (!*cropped) {
+    absl::StatusOr<cv::Mat> decoded = Decode(payload);
+    if (!decoded.ok()) {
+      result.status = decoded.status();
+      return result;
+    }
+    image = *std::move(decoded);
+    result.status = augmenter_->Apply(&image, &rng);
+    if (!result.status.ok()) return result;
+  }
+  result.status = writer_->Write(image, &rng, batch->data(0).row(row));
   result.hard = !result.status.ok();
   return result;
 }

@@ -16,6 +16,11 @@
 // nothing. Deviation: the scaled size rounds up (libjpeg), so the resized long
 // edge can differ from a full-size decode's by a pixel.
 //
+// Crop-first: for the plain resize -> crop chain
+// (image::DecodeAugmentCropFirst) a JPEG with no EXIF rotation is decoded only
+// where the crop lands (same draws, same crop rectangle; pixels differ by
+// rounding, mean < 1 level).
+//
 // Determinism: sample at position p of epoch e draws all its randomness from
 // Engine(seed_aug, e, p); the rows come out in order. So batches do not depend
 // on preprocess_threads or timing.
@@ -85,6 +90,10 @@ struct ImageRecordSourceOptions {
   // The JPEG fast path (DCT-domain downscaling before a planned resize). Off
   // only to compare pixels with a plain full-size decode.
   bool jpeg_dct_scaling = true;
+  // Crop-first JPEG decoding (DefaultAugmenter::CropPlanResizedSize's chain):
+  // decode only the rows and columns the crop needs. Off only to compare
+  // with the full decode.
+  bool jpeg_crop_first = true;
   image::DefaultAugmenterParams augmenter;
   // mean_image is ignored here: pass the mean image in `mean_image`.
   image::SampleWriterParams writer;
@@ -135,6 +144,11 @@ class ImageRecordSource final : public SampleSource {
   ItemResult ProcessRecord(const RawRecord& raw, Batch* batch,
                            int64_t row) const;
   absl::StatusOr<cv::Mat> Decode(absl::string_view bytes) const;
+  // Crop-first decode and augmentation into *image; false (nothing drawn)
+  // when the record or the chain does not qualify.
+  absl::StatusOr<bool> DecodeCropFirst(absl::string_view bytes,
+                                       random::Engine* rng,
+                                       cv::Mat* image) const;
   absl::Status WriteLabel(const recordio::IRHeader& header,
                           const RawRecord& raw, float* out) const;
   // A skipped record: count, example, log. Thread-safe.

@@ -204,6 +204,48 @@ TEST_F(ImageRecordSourceTest, PixelsMatchOpenCvDecodeResizeAndCentreCrop) {
   EXPECT_EQ(stats.records_skipped, 0);
 }
 
+TEST_F(ImageRecordSourceTest,
+       CropFirstDecodeMatchesTheFullDecodeWithinRounding) {
+  // The same draws (random crop, mirror, brightness) either way; pixels differ
+  // only by the window resampling's rounding.
+  EpochOutput outputs[2];
+  for (const bool crop_first : {false, true}) {
+    ImageRecordSourceOptions options = Options(kReferenceRec, 3, 224, 224);
+    options.augmenter.resize = 256;
+    options.augmenter.rand_crop = true;
+    options.augmenter.brightness = 0.3f;
+    options.writer.rand_mirror = true;
+    options.writer.dtype = DType::kUInt8;
+    options.seed_aug = 9;
+    options.jpeg_crop_first = crop_first;
+    auto source = Open(options);
+    ASSERT_NE(source, nullptr);
+    outputs[crop_first] = ReadEpoch(source.get(), 8, 1);
+    EXPECT_EQ(source->stats().records_skipped, 0);
+  }
+  ASSERT_EQ(outputs[0].data.size(), 20u);
+  ASSERT_EQ(outputs[1].data.size(), 20u);
+  EXPECT_EQ(outputs[0].ids, outputs[1].ids);
+  int rows_resampled = 0;  // Crop-first ran (its rounding shows).
+  for (size_t i = 0; i < outputs[0].data.size(); ++i) {
+    const std::string& full = outputs[0].data[i];
+    const std::string& crop = outputs[1].data[i];
+    ASSERT_EQ(full.size(), crop.size());
+    int64_t total = 0;
+    int worst = 0;
+    for (size_t k = 0; k < full.size(); ++k) {
+      const int diff = std::abs(static_cast<uint8_t>(full[k]) -
+                                static_cast<uint8_t>(crop[k]));
+      total += diff;
+      worst = std::max(worst, diff);
+    }
+    EXPECT_LT(static_cast<double>(total) / full.size(), 1.0) << "row " << i;
+    EXPECT_LE(worst, 16) << "row " << i;
+    rows_resampled += full != crop;
+  }
+  EXPECT_GT(rows_resampled, 10);
+}
+
 TEST_F(ImageRecordSourceTest, DctScaledJpegsMatchAnAntialiasedResize) {
   // Images whose shorter edge is >= 512 decode at 1/2 scale: the result is
   // a properly filtered downscale, so it matches INTER_AREA (OpenCV's bilinear

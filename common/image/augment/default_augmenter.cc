@@ -207,6 +207,12 @@ absl::Status DefaultAugmenter::Apply(cv::Mat* image,
     cropped = true;
   }
   if (!cropped) ITERD_RETURN_IF_ERROR(OutputCrop(image, rng));
+  return ApplyAfterCrop(image, rng);
+}
+
+absl::Status DefaultAugmenter::ApplyAfterCrop(cv::Mat* image,
+                                              random::Engine* rng) const {
+  const DefaultAugmenterParams& p = params_;
   if (p.brightness > 0 || p.contrast > 0 || p.saturation > 0) {
     ApplyColorJitter(p.brightness, p.contrast, p.saturation, rng, image);
   }
@@ -218,17 +224,56 @@ absl::Status DefaultAugmenter::Apply(cv::Mat* image,
   return absl::OkStatus();
 }
 
+std::optional<cv::Size> DefaultAugmenter::CropPlanResizedSize(
+    cv::Size source) const {
+  const DefaultAugmenterParams& p = params_;
+  if (planned_short_edge() <= 0 || p.pad > 0 ||
+      (!p.random_resized_crop &&
+       (p.max_crop_size != -1 || p.min_crop_size != -1)) ||
+      source.width < 1 || source.height < 1) {
+    return std::nullopt;
+  }
+  const cv::Size resized = ResizedSize(source);
+  // OutputCrop's upsizing would be a second resize.
+  if (resized.width < p.out_width || resized.height < p.out_height) {
+    return std::nullopt;
+  }
+  // kInterRandom draws, and nearest, area and Lanczos do not map onto a
+  // window with warpAffine; those keep the full path.
+  if (p.inter_method == kInterRandom) return std::nullopt;
+  const int flag = InterpolationFlag(p.inter_method, source, resized, nullptr);
+  if (flag != cv::INTER_LINEAR && flag != cv::INTER_CUBIC) return std::nullopt;
+  return resized;
+}
+
+CropPlan DefaultAugmenter::PlanCrop(cv::Size source,
+                                    random::Engine* rng) const {
+  CropPlan plan;
+  plan.source = source;
+  plan.resized = ResizedSize(source);
+  // As Resize (ResizeImage draws the kernel) then OutputCrop.
+  plan.interpolation =
+      InterpolationFlag(params_.inter_method, source, plan.resized, rng);
+  const cv::Point corner =
+      CropCorner(plan.resized.height, plan.resized.width, rng);
+  plan.crop =
+      cv::Rect(corner.x, corner.y, params_.out_width, params_.out_height);
+  return plan;
+}
+
 absl::Status DefaultAugmenter::Resize(cv::Mat* image,
                                       random::Engine* rng) const {
+  return ResizeImage(*image, ResizedSize(image->size()), params_.inter_method,
+                     rng, image);
+}
+
+cv::Size DefaultAugmenter::ResizedSize(cv::Size source) const {
   // Integer division as MXNet: 500x375 (WxH), resize 256 -> 341x256.
-  const int64_t rows = image->rows, cols = image->cols, resize = params_.resize;
-  cv::Size size;
-  if (rows > cols) {
-    size = cv::Size(resize, static_cast<int>(resize * rows / cols));
-  } else {
-    size = cv::Size(static_cast<int>(resize * cols / rows), resize);
-  }
-  return ResizeImage(*image, size, params_.inter_method, rng, image);
+  const int64_t rows = source.height, cols = source.width,
+                resize = params_.resize;
+  if (rows > cols)
+    return cv::Size(resize, static_cast<int>(resize * rows / cols));
+  return cv::Size(static_cast<int>(resize * cols / rows), resize);
 }
 
 absl::Status DefaultAugmenter::Affine(cv::Mat* image,
@@ -362,8 +407,15 @@ absl::Status DefaultAugmenter::OutputCrop(cv::Mat* image,
                                             image->rows, " is smaller than ",
                                             out_w, "x", out_h));
   }
-  int y = image->rows - out_h;
-  int x = image->cols - out_w;
+  const cv::Point corner = CropCorner(image->rows, image->cols, rng);
+  *image = (*image)(cv::Rect(corner.x, corner.y, out_w, out_h));
+  return absl::OkStatus();
+}
+
+cv::Point DefaultAugmenter::CropCorner(int rows, int cols,
+                                       random::Engine* rng) const {
+  int y = rows - params_.out_height;
+  int x = cols - params_.out_width;
   if (params_.rand_crop) {
     y = UniformIntInclusive(rng, 0, y);
     x = UniformIntInclusive(rng, 0, x);
@@ -371,8 +423,7 @@ absl::Status DefaultAugmenter::OutputCrop(cv::Mat* image,
     y /= 2;  // 341x256 -> 224x224 at x = 58, y = 16.
     x /= 2;
   }
-  *image = (*image)(cv::Rect(x, y, out_w, out_h));
-  return absl::OkStatus();
+  return cv::Point(x, y);
 }
 
 }  // namespace iterd::image

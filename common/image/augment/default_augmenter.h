@@ -5,7 +5,8 @@
 // jitter, HLS jitter, PCA noise, with MXNet's formulas and draw order.
 // Randomness comes from the caller's random::Engine (seeded per sample from
 // (seed, epoch, index)); exact MXNet random streams are not a goal, the
-// distributions and ranges are.
+// distributions and ranges are. CropPlanResizedSize/PlanCrop/ApplyAfterCrop
+// split Apply for crop-first JPEG decoding (crop_first.h) with the same draws.
 //
 // Thread-safety: immutable after Create; Apply is const and may run on many
 // threads at once (each with its own Engine and image). Copyable.
@@ -51,6 +52,15 @@ struct DefaultAugmenterParams {
   int pad = 0;
 };
 
+// The resize and crop steps of Apply, planned for an image of `source` size
+// without touching pixels (crop-first decoding; see crop_first.h).
+struct CropPlan {
+  cv::Size source;        // The decoded image's size.
+  cv::Size resized;       // The resize step's output size.
+  cv::Rect crop;          // The output crop, in resized coordinates.
+  int interpolation = 1;  // The resize's cv::InterpolationFlags value.
+};
+
 class DefaultAugmenter final {
  public:
   // Validates `params`: InvalidArgument naming the field for
@@ -74,6 +84,21 @@ class DefaultAugmenter final {
   // reduced DCT scale that still covers it.
   int planned_short_edge() const;
 
+  // Crop-first planning. The resized size when Apply on a `source`-sized
+  // image would be exactly: resize (to a size covering the output, with a
+  // bilinear or bicubic kernel known without a draw), output crop, then the
+  // colour steps (no affine, pad, sized or random-resized crop); else
+  // nullopt. Draws nothing.
+  std::optional<cv::Size> CropPlanResizedSize(cv::Size source) const;
+
+  // Draws what Apply's resize and crop steps draw, in the same order, and
+  // returns where the crop lands. REQUIRES: CropPlanResizedSize(source).
+  CropPlan PlanCrop(cv::Size source, random::Engine* rng) const;
+
+  // Apply's steps after the crop (colour, HLS, PCA noise) on the
+  // out_height x out_width crop.
+  absl::Status ApplyAfterCrop(cv::Mat* image, random::Engine* rng) const;
+
   const DefaultAugmenterParams& params() const { return params_; }
 
  private:
@@ -89,6 +114,9 @@ class DefaultAugmenter final {
                                          random::Engine* rng) const;
   absl::Status SizedCrop(cv::Mat* image, random::Engine* rng) const;
   absl::Status OutputCrop(cv::Mat* image, random::Engine* rng) const;
+  // OutputCrop's draw of the crop's corner in a rows x cols image.
+  cv::Point CropCorner(int rows, int cols, random::Engine* rng) const;
+  cv::Size ResizedSize(cv::Size source) const;
 
   DefaultAugmenterParams params_;
   // The aspect range of §10.1: [min, max] if min_aspect_ratio is given, else
