@@ -24,20 +24,34 @@ std::vector<TensorSpec> WithBatchAxis(const std::vector<TensorSpec>& samples,
   return specs;
 }
 
+std::shared_ptr<PayloadPool> MakePayloadPool(
+    const BatcherOptions& options, const PayloadPoolFactory& make_payload_pool,
+    size_t buffer_bytes) {
+  if (make_payload_pool) {
+    std::shared_ptr<PayloadPool> pool =
+        make_payload_pool(buffer_bytes, options.pooled_payloads);
+    if (pool != nullptr) return pool;
+  }
+  return PayloadPool::Create(buffer_bytes, options.pooled_payloads);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Batcher>> Batcher::Create(
-    const BatcherOptions& options, std::unique_ptr<SampleSource> source) {
+    const BatcherOptions& options, std::unique_ptr<SampleSource> source,
+    const PayloadPoolFactory& make_payload_pool) {
   if (options.batch_size <= 0 || options.batch_size > kMaxBatchSize) {
     return absl::InvalidArgumentError(
         absl::StrCat("batch_size must be positive and at most ", kMaxBatchSize,
                      ", got ", options.batch_size));
   }
-  return std::unique_ptr<Batcher>(new Batcher(options, std::move(source)));
+  return std::unique_ptr<Batcher>(
+      new Batcher(options, std::move(source), make_payload_pool));
 }
 
 Batcher::Batcher(const BatcherOptions& options,
-                 std::unique_ptr<SampleSource> source)
+                 std::unique_ptr<SampleSource> source,
+                 const PayloadPoolFactory& make_payload_pool)
     : options_(options),
       source_(std::move(source)),
       data_specs_(
@@ -45,8 +59,8 @@ Batcher::Batcher(const BatcherOptions& options,
       label_specs_(
           WithBatchAxis(source_->sample_label_specs(), options.batch_size)),
       payload_pool_(
-          PayloadPool::Create(Batch::PayloadBytes(data_specs_, label_specs_),
-                              options.pooled_payloads)) {}
+          MakePayloadPool(options, make_payload_pool,
+                          Batch::PayloadBytes(data_specs_, label_specs_))) {}
 
 std::shared_ptr<Batch> Batcher::NewBatch() const {
   auto batch =

@@ -11,7 +11,9 @@
 #ifndef ITERD_SERVER_PIPELINE_BATCHER_H_
 #define ITERD_SERVER_PIPELINE_BATCHER_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -68,11 +70,18 @@ struct BatcherOptions {
   int pooled_payloads = 4;
 };
 
+// Makes a Batcher's payload pool instead of a heap PayloadPool (e.g. one
+// backed by a same-host shared-memory region); gets the payload size and
+// BatcherOptions::pooled_payloads. A null result means a heap pool.
+using PayloadPoolFactory = std::function<std::shared_ptr<PayloadPool>(
+    size_t buffer_bytes, int pooled_payloads)>;
+
 class Batcher final : public BatchIterator {
  public:
   // InvalidArgument naming `batch_size` when it is not positive.
   static absl::StatusOr<std::unique_ptr<Batcher>> Create(
-      const BatcherOptions& options, std::unique_ptr<SampleSource> source);
+      const BatcherOptions& options, std::unique_ptr<SampleSource> source,
+      const PayloadPoolFactory& make_payload_pool = nullptr);
 
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
@@ -90,7 +99,8 @@ class Batcher final : public BatchIterator {
   SampleSource* source() { return source_.get(); }
 
  private:
-  Batcher(const BatcherOptions& options, std::unique_ptr<SampleSource> source);
+  Batcher(const BatcherOptions& options, std::unique_ptr<SampleSource> source,
+          const PayloadPoolFactory& make_payload_pool);
 
   // Fills rows [*filled, batch_size) from the current pass; stops early at the
   // end of the pass.

@@ -121,7 +121,7 @@ absl::StatusOr<OpenedPipeline> StartPipeline(
       std::unique_ptr<Batcher> batcher,
       Batcher::Create({shape.batch_size, shape.policy,
                        shape.prefetch_depth + kPayloadsBeyondPrefetch},
-                      std::move(source)));
+                      std::move(source), environment.make_payload_pool));
   ITERD_RETURN_IF_ERROR(CheckBatchBytes(*batcher, environment));
   if (batcher->data_specs().size() != shape.data_names.size() ||
       batcher->label_specs().size() != shape.label_names.size()) {

@@ -19,6 +19,7 @@
 #include "common/concurrency/thread_pool.h"
 #include "common/tensor/dtype.h"
 #include "common/tensor/npy.h"
+#include "common/tensor/payload_pool.h"
 #include "iterd/v1/pipeline.pb.h"
 #include "iterd/v1/service.pb.h"
 #include "server/pipeline/prefetcher.h"
@@ -38,6 +39,14 @@ struct PipelineEnvironment {
   ThreadPool* pool = nullptr;
   int default_prefetch_buffer = 4;
   uint64_t max_batch_bytes = 0;  // 0 = no limit.
+  // Optional: makes the Batcher's payload pool from the payload size and the
+  // buffers the pipeline needs (prefetch depth + kPayloadsBeyondPrefetch), so
+  // that batches can be produced in a same-host shared-memory region. Called
+  // at most once per OpenPipeline, before production starts; null (or a null
+  // result) means a heap pool.
+  std::function<std::shared_ptr<PayloadPool>(size_t buffer_bytes,
+                                             int pipeline_buffers)>
+      make_payload_pool;
 };
 
 // Type and shape of an array the client uploads in the OpenIterator stream.

@@ -1,7 +1,6 @@
 #include "server/service/batch_stream.h"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 
 #include "grpcpp/support/slice.h"
@@ -85,10 +84,8 @@ bool WriteBatch(const std::shared_ptr<const Batch>& batch, size_t chunk_bytes,
   return true;
 }
 
-bool WriteBatchToSlot(const Batch& batch, SharedMemoryRegion* region,
-                      uint32_t slot, FetchStreamer* stream) {
-  const absl::Span<const uint8_t> payload = batch.payload();
-  std::memcpy(region->slot(slot).data(), payload.data(), payload.size());
+bool WriteBatchInSlot(const Batch& batch, uint32_t slot,
+                      FetchStreamer* stream) {
   v1::FetchResponse header;
   *header.mutable_header() = MakeBatchHeader(batch);
   header.mutable_header()->set_shared_memory_slot(slot);

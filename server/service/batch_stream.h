@@ -9,20 +9,21 @@
 // and holds a reference to the batch until gRPC has sent it, so the payload
 // goes from the batch buffer to the socket with no copy in between.
 //
-// For a client on the same host, WriteBatchToSlot instead copies the payload
-// into a slot of the iterator's SharedMemoryRegion and sends only the header.
+// For a client on the same host, the pipeline produced the payload in a slot of
+// the iterator's SharedMemoryRegion already: WriteBatchInSlot sends only the
+// header naming that slot (no copy at all).
 
 #ifndef ITERD_SERVER_SERVICE_BATCH_STREAM_H_
 #define ITERD_SERVER_SERVICE_BATCH_STREAM_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "common/tensor/batch.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/sync_stream.h"
 #include "iterd/v1/service.pb.h"
-#include "server/service/shared_memory_region.h"
 
 namespace iterd::service {
 
@@ -46,11 +47,9 @@ grpc::ByteBuffer SerializeResponse(const v1::FetchResponse& response);
 bool WriteBatch(const std::shared_ptr<const Batch>& batch, size_t chunk_bytes,
                 FetchStreamer* stream);
 
-// Copies the payload of `batch` into slot `slot` of `region` (one memcpy) and
-// writes a header naming that slot; no chunks follow. REQUIRES: slot <
-// region->slots() and the payload fits a slot. False when the client is gone.
-bool WriteBatchToSlot(const Batch& batch, SharedMemoryRegion* region,
-                      uint32_t slot, FetchStreamer* stream);
+// Writes a header for `batch`, whose payload already is in region slot `slot`;
+// no chunks follow. False when the client is gone.
+bool WriteBatchInSlot(const Batch& batch, uint32_t slot, FetchStreamer* stream);
 
 }  // namespace iterd::service
 

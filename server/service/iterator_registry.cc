@@ -21,6 +21,42 @@ std::string NewIteratorId() {
 
 }  // namespace
 
+IteratorSession::~IteratorSession() { Shutdown(); }
+
+int64_t IteratorSession::SlotOf(const Batch& batch) const {
+  const SharedMemoryRegion* region = shared_memory_.region.get();
+  if (region == nullptr) return -1;
+  const uintptr_t payload = reinterpret_cast<uintptr_t>(batch.payload().data());
+  const uintptr_t first = reinterpret_cast<uintptr_t>(region->slot(0).data());
+  const uintptr_t offset = payload - first;
+  if (payload < first || offset % region->slot_bytes() != 0 ||
+      offset / region->slot_bytes() >= region->slots() ||
+      batch.payload().size() > region->slot_bytes()) {
+    return -1;
+  }
+  return static_cast<int64_t>(offset / region->slot_bytes());
+}
+
+void IteratorSession::HoldBatch(std::shared_ptr<const Batch> batch) {
+  absl::MutexLock lock(&mu_);
+  held_.push_back(std::move(batch));
+}
+
+void IteratorSession::ReleaseHeldBatches() {
+  std::vector<std::shared_ptr<const Batch>> released;
+  {
+    absl::MutexLock lock(&mu_);
+    released.swap(held_);
+  }
+  // Destroyed outside mu_: a buffer going back to its pool takes the pool's
+  // lock and may wake the producer.
+}
+
+void IteratorSession::Shutdown() {
+  ReleaseHeldBatches();
+  if (shared_memory_.pool != nullptr) shared_memory_.pool->Cancel();
+}
+
 bool IteratorSession::BeginStream() {
   absl::MutexLock lock(&mu_);
   if (streaming_) return false;
@@ -107,7 +143,7 @@ void IteratorRegistry::ReleaseInlineBytes(uint64_t bytes) {
 absl::StatusOr<std::shared_ptr<IteratorSession>> IteratorRegistry::Add(
     pipeline::OpenedPipeline pipeline, std::string client,
     std::string pipeline_name, uint64_t inline_bytes,
-    std::unique_ptr<SharedMemoryRegion> shared_memory) {
+    SessionSharedMemory shared_memory) {
   auto session = std::make_shared<IteratorSession>(
       NewIteratorId(), std::move(client), std::move(pipeline_name),
       std::move(pipeline), inline_bytes, std::move(shared_memory));
@@ -167,15 +203,18 @@ void IteratorRegistry::Remove(const std::string& id, absl::string_view reason,
   }
   ITERD_LOG(INFO) << "iterator " << id << " (" << session->client()
                   << ") freed: " << reason;
-  // Wakes a Fetch blocked on it; the pipeline is destroyed with the last
-  // reference.
+  // Held slots first: the producer may be waiting for one of them. Then wakes
+  // a Fetch blocked on it; the pipeline is destroyed with the last reference.
+  session->Shutdown();
   session->pipeline().prefetcher->Cancel();
 }
 
 void IteratorRegistry::CancelAll() {
   absl::MutexLock lock(&mu_);
-  for (auto& [id, session] : sessions_)
+  for (auto& [id, session] : sessions_) {
+    session->Shutdown();
     session->pipeline().prefetcher->Cancel();
+  }
 }
 
 RegistryStats IteratorRegistry::stats() {

@@ -28,7 +28,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/tensor/batch.h"
 #include "server/pipeline/pipeline_factory.h"
+#include "server/service/shared_memory_pool.h"
 #include "server/service/shared_memory_region.h"
 
 namespace iterd::service {
@@ -39,13 +41,16 @@ class IteratorSession final {
  public:
   IteratorSession(std::string id, std::string client, std::string pipeline_name,
                   pipeline::OpenedPipeline pipeline, uint64_t inline_bytes,
-                  std::unique_ptr<SharedMemoryRegion> shared_memory = nullptr)
+                  SessionSharedMemory shared_memory = {})
       : id_(std::move(id)),
         client_(std::move(client)),
         pipeline_name_(std::move(pipeline_name)),
         pipeline_(std::move(pipeline)),
         inline_bytes_(inline_bytes),
         shared_memory_(std::move(shared_memory)) {}
+  // Releases the held batches and wakes a producer waiting for a region
+  // buffer before the pipeline (whose destructor waits for it) goes.
+  ~IteratorSession();
 
   const std::string& id() const { return id_; }
   const std::string& client() const { return client_; }
@@ -53,10 +58,26 @@ class IteratorSession final {
   const std::string& pipeline_name() const { return pipeline_name_; }
   pipeline::OpenedPipeline& pipeline() { return pipeline_; }
   uint64_t inline_bytes() const { return inline_bytes_; }
-  // The same-host region the client asked for at open, or null. Written only
-  // by the session's Fetch stream (one at a time, see BeginStream); freed with
-  // the session, i.e. once the lease ended and the last call let go of it.
-  SharedMemoryRegion* shared_memory() const { return shared_memory_.get(); }
+  // The same-host region the client asked for at open, or null. Its slots are
+  // the pipeline's payload buffers; freed once the session and every batch
+  // in it are gone.
+  SharedMemoryRegion* shared_memory() const {
+    return shared_memory_.region.get();
+  }
+  // The region slot holding `batch`'s payload, or -1 when the payload is not
+  // in the region (no region, or a heap buffer made during shutdown).
+  int64_t SlotOf(const Batch& batch) const;
+
+  // Batches whose slots the client may still be reading: those sent in the
+  // last shared-memory Fetch window. Held until the client's next Fetch, Reset
+  // or Close, because the pipeline would otherwise rewrite their slots. They
+  // must be released before anything waits on the producer (which may be
+  // waiting for one of these buffers).
+  void HoldBatch(std::shared_ptr<const Batch> batch) ABSL_LOCKS_EXCLUDED(mu_);
+  void ReleaseHeldBatches() ABSL_LOCKS_EXCLUDED(mu_);
+  // Lease ended: releases the held batches and makes a producer waiting for a
+  // region buffer take a heap buffer instead (it is about to be cancelled).
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Marks a Fetch stream as running; false if one already is (one stream per
   // iterator at a time).
@@ -86,9 +107,11 @@ class IteratorSession final {
   const std::string pipeline_name_;
   pipeline::OpenedPipeline pipeline_;
   const uint64_t inline_bytes_;
-  const std::unique_ptr<SharedMemoryRegion> shared_memory_;
+  const SessionSharedMemory shared_memory_;
 
   absl::Mutex mu_;
+  // Declared after pipeline_: destroyed before it.
+  std::vector<std::shared_ptr<const Batch>> held_ ABSL_GUARDED_BY(mu_);
   absl::Time last_used_ ABSL_GUARDED_BY(mu_) = absl::Now();
   bool streaming_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<int64_t> taken_{0};
@@ -144,12 +167,11 @@ class IteratorRegistry final {
 
   // Registers an opened pipeline under a new random id. Takes over
   // `inline_bytes` of reserved budget (released when the iterator goes away)
-  // and `shared_memory` (may be null).
+  // and `shared_memory` (may be empty).
   absl::StatusOr<std::shared_ptr<IteratorSession>> Add(
       pipeline::OpenedPipeline pipeline, std::string client,
       std::string pipeline_name, uint64_t inline_bytes,
-      std::unique_ptr<SharedMemoryRegion> shared_memory = nullptr)
-      ABSL_LOCKS_EXCLUDED(mu_);
+      SessionSharedMemory shared_memory = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
   // NotFound (saying it may have expired) for an unknown id. Touches the lease.
   absl::StatusOr<std::shared_ptr<IteratorSession>> Find(const std::string& id)

@@ -11,6 +11,7 @@
 #include "common/status/status_macros.h"
 #include "server/service/array_upload.h"
 #include "server/service/batch_stream.h"
+#include "server/service/shared_memory_pool.h"
 #include "server/service/status_convert.h"
 
 namespace iterd::service {
@@ -22,42 +23,10 @@ constexpr absl::string_view kDrainingMessage =
     "streams may still finish); open the iterator on another daemon or retry "
     "after the restart";
 
-// Slots of a shared-memory region: the most batches one shared-memory Fetch
-// streams. Slots a client's windows never reach cost no memory (the memfd is
-// sparse), so this can exceed the usual window of 2.
-constexpr uint32_t kSharedMemorySlots = 8;
-
-// Bytes of one batch payload as the descriptors announce it (every batch of an
-// iterator has these shapes); 0 when a descriptor has an unknown dtype.
-size_t AnnouncedPayloadBytes(const pipeline::OpenedPipeline& opened) {
-  size_t total = 0;
-  for (const auto* descs : {&opened.provide_data, &opened.provide_label}) {
-    for (const v1::DataDesc& desc : *descs) {
-      absl::StatusOr<DType> dtype =
-          pipeline::FromProtoDType(desc.dtype(), "provide_data.dtype");
-      if (!dtype.ok()) return 0;
-      size_t bytes = DTypeSize(*dtype);
-      for (int64_t dim : desc.shape()) bytes *= static_cast<size_t>(dim);
-      total += bytes;
-    }
-  }
-  return total;
-}
-
-// The region a same-host client asked for, or null (logged) when it cannot be
-// made: the client then simply keeps the byte stream.
-std::unique_ptr<SharedMemoryRegion> MakeSharedMemory(
-    const pipeline::OpenedPipeline& opened) {
-  absl::StatusOr<std::unique_ptr<SharedMemoryRegion>> region =
-      SharedMemoryRegion::Create(AnnouncedPayloadBytes(opened),
-                                 kSharedMemorySlots);
-  if (!region.ok()) {
-    ITERD_LOG(WARNING) << "no shared memory for an iterator: "
-                       << region.status();
-    return nullptr;
-  }
-  return *std::move(region);
-}
+// The most batches one shared-memory Fetch window streams, hence holds in the
+// region until the client's next call. Slots a client never reaches cost no
+// memory (the memfd is sparse), so this can exceed the usual window of 2.
+constexpr uint32_t kSharedMemoryWindow = 8;
 
 void DescribeSharedMemory(const SharedMemoryRegion& region,
                           v1::SharedMemoryRegion* message) {
@@ -190,8 +159,16 @@ grpc::Status IterdServiceImpl::OpenIterator(
                   : absl::StatusOr<std::vector<Array>>(status);
   if (!arrays.ok()) return ToGrpcStatus(arrays.status());
 
+  // A same-host client gets its batches produced in a region it maps: the
+  // Batcher's pool is carved from the region's slots.
+  SessionSharedMemory shared_memory;
+  pipeline::PipelineEnvironment environment = Environment();
+  if (first.open().shared_memory()) {
+    environment.make_payload_pool = RegionPoolFactory(
+        kSharedMemoryWindow, environment.max_batch_bytes, &shared_memory);
+  }
   absl::StatusOr<pipeline::OpenedPipeline> opened =
-      pipeline::OpenPipeline(*config, *std::move(arrays), Environment());
+      pipeline::OpenPipeline(*config, *std::move(arrays), environment);
   if (!opened.ok()) return ToGrpcStatus(opened.status());
   // Bad data surfaces now, as in MXNet's constructors.
   status = opened->prefetcher->WaitForFirst(
@@ -213,10 +190,9 @@ grpc::Status IterdServiceImpl::OpenIterator(
     opens_refused_draining_.fetch_add(1, std::memory_order_relaxed);
     return ToGrpcStatus(absl::UnavailableError(kDrainingMessage));
   }
-  std::unique_ptr<SharedMemoryRegion> shared_memory =
-      first.open().shared_memory() ? MakeSharedMemory(*opened) : nullptr;
-  if (shared_memory != nullptr) {
-    DescribeSharedMemory(*shared_memory, response->mutable_shared_memory());
+  if (shared_memory.region != nullptr) {
+    DescribeSharedMemory(*shared_memory.region,
+                         response->mutable_shared_memory());
   }
   absl::StatusOr<std::shared_ptr<IteratorSession>> session =
       registry_.Add(*std::move(opened), client,
@@ -248,12 +224,17 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
         "iterator ", session.id(), " already has a Fetch stream running")));
   }
   active_fetch_streams_.fetch_add(1, std::memory_order_relaxed);
-  // A same-host client asked for its batches in the iterator's region: the
-  // window is capped to its slots, and the i-th batch goes to slot i.
-  SharedMemoryRegion* const region =
-      request->shared_memory() ? session.shared_memory() : nullptr;
+  // This call means the client is done with the last window's slots: their
+  // buffers go back to the pipeline.
+  session.ReleaseHeldBatches();
+  // A same-host client asked for its batches in the iterator's region, where
+  // the pipeline produced them: each goes out as its slot number and stays
+  // held until the next call. The window is capped to what the region has
+  // room for beyond the pipeline's own buffers.
+  const bool in_region =
+      request->shared_memory() && session.shared_memory() != nullptr;
   uint32_t max_batches = std::max<uint32_t>(1, request->max_batches());
-  if (region != nullptr) max_batches = std::min(max_batches, region->slots());
+  if (in_region) max_batches = std::min(max_batches, kSharedMemoryWindow);
   const size_t chunk_bytes = config_.limits().chunk_bytes();
   absl::Status status;
   bool client_gone = false;
@@ -278,12 +259,14 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
       client_gone = !stream->Write(SerializeResponse(response));
       break;
     }
-    // A batch larger than a slot (not expected: shapes are fixed) still goes
-    // out as chunks; the client handles either per batch.
-    const bool to_slot =
-        region != nullptr && batch->payload().size() <= region->slot_bytes();
-    if (to_slot ? !WriteBatchToSlot(*batch, region, sent, stream)
-                : !WriteBatch(batch, chunk_bytes, stream)) {
+    // A batch outside the region (not expected: only a pipeline being shut
+    // down makes heap batches) still goes out as chunks; the client handles
+    // either per batch.
+    const int64_t slot = in_region ? session.SlotOf(*batch) : -1;
+    if (slot >= 0) session.HoldBatch(batch);
+    if (slot >= 0
+            ? !WriteBatchInSlot(*batch, static_cast<uint32_t>(slot), stream)
+            : !WriteBatch(batch, chunk_bytes, stream)) {
       client_gone = true;
       break;
     }
@@ -310,6 +293,9 @@ grpc::Status IterdServiceImpl::Reset(grpc::ServerContext*,
   if (!session.ok()) return ToGrpcStatus(session.status());
   std::optional<int64_t> consumed;
   if (request->has_batches_consumed()) consumed = request->batches_consumed();
+  // Before the Reset waits for the producer, which may be waiting for one of
+  // the held buffers; the client drained its window before resetting.
+  (*session)->ReleaseHeldBatches();
   pipeline::Prefetcher& prefetcher = *(*session)->pipeline().prefetcher;
   const int64_t produced_before_reset = prefetcher.batches_produced();
   const absl::Status status = prefetcher.Reset(consumed);

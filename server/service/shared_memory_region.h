@@ -10,8 +10,11 @@
 // are only allocated once written (tmpfs is sparse), so unused slots cost
 // nothing.
 //
-// Thread-compatible: one Fetch stream at a time writes the slots (the session
-// guarantees it). Owns the fd and the mapping; the destructor releases both.
+// The slots are the iterator's payload buffers (shared_memory_pool.h): the
+// pipeline writes a batch into a slot the PayloadPool gave it, and nobody else
+// writes them. Immutable after Create(), so thread-safe. Owns the fd and the
+// mapping; the destructor releases both (the pool and its buffers share
+// ownership of the region, so that happens after the last batch in it).
 
 #ifndef ITERD_SERVER_SERVICE_SHARED_MEMORY_REGION_H_
 #define ITERD_SERVER_SERVICE_SHARED_MEMORY_REGION_H_
