@@ -9,10 +9,15 @@
 // at once, running Fetch streams get up to --drain_seconds to finish, then
 // whatever is left is cancelled.
 
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -79,14 +84,61 @@ constexpr auto kShutdownGrace = std::chrono::seconds(1);
 // How often the drain checks whether Fetch streams are still running.
 constexpr absl::Duration kDrainPoll = absl::Milliseconds(20);
 
-// Waits until no Fetch stream runs, `drain` has passed, or another signal of
-// `signals` arrives (an impatient operator).
+// SIGTERM/SIGINT reach the shutdown thread through a pipe: the handler only
+// writes the signal's number. A handler rather than sigwait alone, because a
+// thread that some library started with an empty signal mask would otherwise
+// take the signal's default action and kill the daemon mid-drain.
+int signal_pipe_write = -1;
+
+extern "C" void ForwardSignal(int signal_number) {
+  const int saved_errno = errno;
+  const char byte = static_cast<char>(signal_number);
+  // Async-signal-safe; a full pipe only drops a repeated signal.
+  [[maybe_unused]] const ssize_t written = write(signal_pipe_write, &byte, 1);
+  errno = saved_errno;
+}
+
+// The read end of the pipe ForwardSignal writes to, or -1 (errno set).
+int InstallSignalForwarding(const sigset_t& signals) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+  fcntl(fds[1], F_SETFL, O_NONBLOCK);
+  signal_pipe_write = fds[1];
+  struct sigaction action = {};
+  action.sa_handler = ForwardSignal;
+  action.sa_mask = signals;
+  action.sa_flags = SA_RESTART;
+  for (int signal_number : {SIGTERM, SIGINT}) {
+    if (sigaction(signal_number, &action, nullptr) != 0) return -1;
+  }
+  return fds[0];
+}
+
+// Blocks until a signal arrives, or `timeout` passes (then 0). Returns the
+// signal's number.
+int WaitForSignal(int signal_pipe, absl::Duration timeout) {
+  pollfd ready = {signal_pipe, POLLIN, 0};
+  const int timeout_ms =
+      timeout == absl::InfiniteDuration()
+          ? -1
+          : static_cast<int>(absl::ToInt64Milliseconds(timeout));
+  while (true) {
+    const int polled = poll(&ready, 1, timeout_ms);
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled <= 0) return 0;
+    char byte = 0;
+    if (read(signal_pipe, &byte, 1) == 1) return byte;
+    if (errno != EINTR && errno != EAGAIN) return 0;
+  }
+}
+
+// Waits until no Fetch stream runs, `drain` has passed, or another signal
+// arrives (an impatient operator).
 void Drain(const service::IterdServiceImpl& service, absl::Duration drain,
-           const sigset_t& signals) {
+           int signal_pipe) {
   const absl::Time deadline = absl::Now() + drain;
   while (service.active_fetch_streams() > 0 && absl::Now() < deadline) {
-    const timespec poll = absl::ToTimespec(kDrainPoll);
-    if (sigtimedwait(&signals, nullptr, &poll) > 0) {
+    if (WaitForSignal(signal_pipe, kDrainPoll) > 0) {
       ITERD_LOG(INFO) << "second signal: ending the drain";
       return;
     }
@@ -146,12 +198,22 @@ absl::StatusOr<v1::ServerConfig> BuildConfig() {
 int Run(int argc, char** argv) {
   // Signals go to one thread that waits for them. Blocked before any thread
   // starts, so that every other thread (the pool's, the reaper's, gRPC's)
-  // inherits the mask and leaves them alone.
+  // inherits the mask and is not interrupted; the shutdown thread unblocks
+  // them, and the handler forwards them to it wherever they land.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const int signal_pipe = InstallSignalForwarding(signals);
+  if (signal_pipe < 0) {
+    std::cerr << "iterd: cannot install signal handlers: " << strerror(errno)
+              << "\n";
+    return 2;
+  }
+  // Decoding runs on the bounded pool; OpenCV's own thread pool would add a
+  // thread per core per resize on top of it.
+  cv::setNumThreads(1);
 
   // Streams move GB/s through gRPC buffers of a few MB: keep freed ones in the
   // heap.
@@ -233,20 +295,22 @@ int Run(int argc, char** argv) {
 
   const absl::Duration drain =
       absl::Seconds(std::max(0.0, absl::GetFlag(FLAGS_drain_seconds)));
-  std::thread signal_thread([&server, &service, &signals, health, drain] {
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    ITERD_LOG(INFO) << "signal " << signal_number
-                    << ": shutting down (draining for up to "
-                    << absl::FormatDuration(drain) << ")";
-    // Every service NOT_SERVING, for good: load balancers stop sending work
-    // while the server still answers.
-    if (health != nullptr) health->Shutdown();
-    service.BeginDrain();
-    Drain(service, drain, signals);
-    service.CancelAll();  // Blocked Fetch calls return.
-    server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
-  });
+  std::thread signal_thread(
+      [&server, &service, &signals, signal_pipe, health, drain] {
+        pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+        const int signal_number =
+            WaitForSignal(signal_pipe, absl::InfiniteDuration());
+        ITERD_LOG(INFO) << "signal " << signal_number
+                        << ": shutting down (draining for up to "
+                        << absl::FormatDuration(drain) << ")";
+        // Every service NOT_SERVING, for good: load balancers stop sending work
+        // while the server still answers.
+        if (health != nullptr) health->Shutdown();
+        service.BeginDrain();
+        Drain(service, drain, signal_pipe);
+        service.CancelAll();  // Blocked Fetch calls return.
+        server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+      });
   server->Wait();
   signal_thread.join();
   if (metrics_server != nullptr) metrics_server->Stop();
