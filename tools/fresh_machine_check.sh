@@ -24,10 +24,18 @@ clone="$work/clone"
 rm -rf "$clone"
 git clone -q "$PWD" "$clone"
 
+# The network's own CA certificates (a TLS-intercepting egress proxy installs one here): a new
+# machine on this network has them too, and the npm registry is reached through that proxy. When
+# ca-certificates gets installed in the container its postinst adds them to the system store.
+network_ca=()
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  network_ca=(-v /usr/local/share/ca-certificates:/usr/local/share/ca-certificates:ro)
+fi
+
 run() {
   local command=$1 log="$work/$1.log"
   echo "fresh: running ./$command.sh in a new bookworm container (log: $log)"
-  podman run --rm --network host -v "$clone:/src" -w /src "$image" \
+  podman run --rm --network host "${network_ca[@]}" -v "$clone:/src" -w /src "$image" \
     bash -c "./$command.sh" >"$log" 2>&1
   local rc=$?
   tail -n 3 "$log"
@@ -43,7 +51,7 @@ case "$what" in
     # One container for both, as one new machine would run them one after the other.
     log="$work/both.log"
     echo "fresh: running ./quickstart.sh then ./test.sh in one new bookworm container (log: $log)"
-    podman run --rm --network host -v "$clone:/src" -w /src "$image" \
+    podman run --rm --network host "${network_ca[@]}" -v "$clone:/src" -w /src "$image" \
       bash -c './quickstart.sh && echo "== quickstart OK" && ./test.sh' >"$log" 2>&1 || status=1
     grep -E "^== quickstart OK|daemon stopped cleanly|passed, .* failed" "$log" || true
     ;;

@@ -26,6 +26,11 @@ if [[ ! -f "$lint_dir/node_modules/kubernetes-models/package.json" ||
       ! -f "$lint_dir/node_modules/yaml/package.json" ]]; then
   command -v npm >/dev/null || missing npm "apt-get install npm"
   echo "validate_k8s: installing kubernetes-models and yaml into $lint_dir/node_modules (npm ci)"
+  # Trust the system's CA store as apt and pip do (a network whose TLS goes through a proxy with
+  # its own CA installs that CA there), not only node's bundled list.
+  if [[ -z "${NODE_EXTRA_CA_CERTS:-}" && -f /etc/ssl/certs/ca-certificates.crt ]]; then
+    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+  fi
   if ! npm ci --prefix "$lint_dir" --no-audit --no-fund --loglevel=error >&2; then
     echo "validate_k8s: npm ci failed (is the npm registry reachable?)" >&2
     exit 3
