@@ -129,3 +129,34 @@ class DataIter(object):
         """The number of filler samples at the end of the current batch; None (MXNet's default)
         when the iterator does not say."""
         return None
+
+
+class BatchCursorDataIter(DataIter):
+    """A DataIter that keeps the batch it is on in `current_batch`, which the get*() methods read.
+
+    Subclasses either fill `current_batch` in iter_next() (ResizeIter, PrefetchingIter) or
+    implement next() and inherit the iter_next() below, which stores what next() returns (the
+    remote iterators). One of the two must be overridden.
+    """
+
+    current_batch = None
+
+    def iter_next(self):
+        try:
+            self.current_batch = self.next()
+        except StopIteration:
+            self.current_batch = None
+            return False
+        return True
+
+    def getdata(self):
+        return self.current_batch.data
+
+    def getlabel(self):
+        return self.current_batch.label
+
+    def getindex(self):
+        return self.current_batch.index
+
+    def getpad(self):
+        return self.current_batch.pad

@@ -8,13 +8,13 @@ import numbers
 import threading
 
 from iterd import errors
-from iterd.data_iter import DataIter
+from iterd.data_iter import BatchCursorDataIter
 from iterd.data_iter import descriptor_list
 from iterd.descriptors import DataBatch
 from iterd.descriptors import DataDesc
 
 
-class ResizeIter(DataIter):
+class ResizeIter(BatchCursorDataIter):
     """Yields exactly `size` batches of data_iter per epoch (mx.io.ResizeIter).
 
     When data_iter runs out before `size` batches it is reset and continues; reset() restarts
@@ -55,18 +55,6 @@ class ResizeIter(DataIter):
             self.current_batch = self.data_iter.next()
         self.cur += 1
         return True
-
-    def getdata(self):
-        return self.current_batch.data
-
-    def getlabel(self):
-        return self.current_batch.label
-
-    def getindex(self):
-        return self.current_batch.index
-
-    def getpad(self):
-        return self.current_batch.pad
 
 
 class _PrefetchWorker(object):
@@ -171,7 +159,7 @@ def _rename_lists(renames, num_iters, kind):
     return list(renames)
 
 
-class PrefetchingIter(DataIter):
+class PrefetchingIter(BatchCursorDataIter):
     """Reads several DataIters in background threads and joins their batches (mx.io).
 
     One thread per inner iterator stays one batch ahead. A batch carries the data (and label)
@@ -275,18 +263,6 @@ class PrefetchingIter(DataIter):
         if self.iter_next():
             return self.current_batch
         raise StopIteration
-
-    def getdata(self):
-        return self.current_batch.data
-
-    def getlabel(self):
-        return self.current_batch.label
-
-    def getindex(self):
-        return self.current_batch.index
-
-    def getpad(self):
-        return self.current_batch.pad
 
     def close(self):
         """Stops and joins the prefetch threads. Idempotent; the iterator is unusable after."""

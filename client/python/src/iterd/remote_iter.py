@@ -21,7 +21,7 @@ import grpc
 import numpy as np
 
 from iterd import errors
-from iterd.data_iter import DataIter
+from iterd.data_iter import BatchCursorDataIter
 from iterd.descriptors import DataBatch
 from iterd.descriptors import DataDesc
 from iterd.v1 import service_pb2
@@ -31,7 +31,7 @@ from iterd.wire import chunk_span
 from iterd.wire import split_payload
 
 
-class RemoteIter(DataIter):
+class RemoteIter(BatchCursorDataIter):
     """Batches of one daemon iterator, with MXNet's DataIter interface.
 
     Attributes:
@@ -58,7 +58,7 @@ class RemoteIter(DataIter):
         if (getattr(client, "wants_shared_memory", False) and
                 open_response.HasField("shared_memory")):
             self._shared_memory = SharedMemoryMapping.map(open_response.shared_memory)
-        self._current_batch = None
+        self.current_batch = None
         # Batches of this epoch handed to the user: tells the daemon, at reset(), whether the
         # epoch was finished (MXNet's carry-over) or reset mid-way, whatever it had sent ahead.
         self._batches_consumed = 0
@@ -124,7 +124,7 @@ class RemoteIter(DataIter):
         self._client.reset_iterator(self.iterator_id, self._batches_consumed)
         self._batches_consumed = 0
         self._end_of_epoch = False
-        self._current_batch = None
+        self.current_batch = None
         self._on_reset()
 
     def stats(self):
@@ -165,27 +165,6 @@ class RemoteIter(DataIter):
             self.close()
         except Exception:  # pylint: disable=broad-except
             pass  # Best effort: the daemon's idle timeout frees the iterator anyway.
-
-    # MXNet's lower-level protocol: iter_next() then getdata()/getlabel()/getpad()/getindex().
-    def iter_next(self):
-        try:
-            self._current_batch = self.next()
-            return True
-        except StopIteration:
-            self._current_batch = None
-            return False
-
-    def getdata(self):
-        return self._current_batch.data
-
-    def getlabel(self):
-        return self._current_batch.label
-
-    def getpad(self):
-        return self._current_batch.pad
-
-    def getindex(self):
-        return self._current_batch.index
 
     # ----- Internals -----
 

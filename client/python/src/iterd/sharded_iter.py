@@ -59,7 +59,7 @@ import numpy as np
 
 from iterd import errors
 from iterd.client import Client
-from iterd.data_iter import DataIter
+from iterd.data_iter import BatchCursorDataIter
 from iterd.descriptors import DataBatch
 from iterd.sharding import BALANCE_MODES
 from iterd.sharding import FAILURE_MODES
@@ -141,7 +141,7 @@ class _Part(object):
         return True
 
 
-class ShardedIter(DataIter):
+class ShardedIter(BatchCursorDataIter):
     """One trainer's batches from the parts of D daemons (see the module docstring).
 
     Attributes:
@@ -344,26 +344,6 @@ class ShardedIter(DataIter):
             self.close()
         except Exception:  # pylint: disable=broad-except
             pass
-
-    def iter_next(self):
-        try:
-            self._current_batch = self.next()
-            return True
-        except StopIteration:
-            self._current_batch = None
-            return False
-
-    def getdata(self):
-        return self._current_batch.data
-
-    def getlabel(self):
-        return self._current_batch.label
-
-    def getpad(self):
-        return self._current_batch.pad
-
-    def getindex(self):
-        return self._current_batch.index
 
     @property
     def epoch(self):
