@@ -25,7 +25,7 @@ bazel_rc=${PIPESTATUS[0]}
 testlogs=$(bazel info bazel-testlogs 2>/dev/null)
 
 echo "== Python tests (pytest tests/python)"
-ITERD_BIN="$PWD/bazel-bin/server/iterd" .venv/bin/python -m pytest -q -p no:cacheprovider \
+ITERD_BIN="$PWD/bazel-bin/server/iterd" .venv/bin/python -m pytest -q -rs -p no:cacheprovider \
   --junitxml="$logs/pytest.xml" tests/python
 pytest_rc=$?
 
