@@ -11,6 +11,7 @@
 
 #include "common/image/jpeg_decoder.h"
 #include "common/image/reference_images.h"
+#include "common/image/test_jpeg.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -22,22 +23,8 @@ using ::testing::HasSubstr;
 // A photo encoded at quality 94 with TurboJPEG's TJSAMP_444 / TJSAMP_420, or
 // as gray (TJSAMP_GRAY).
 std::string Encode(const cv::Mat& bgr, int subsampling) {
-  tjhandle handle = tjInitCompress();
-  unsigned char* buffer = nullptr;
-  unsigned long size = 0;
-  cv::Mat source = bgr;
-  int format = TJPF_BGR;
-  if (subsampling == TJSAMP_GRAY) {
-    cv::cvtColor(bgr, source, cv::COLOR_BGR2GRAY);
-    format = TJPF_GRAY;
-  }
-  EXPECT_EQ(tjCompress2(handle, source.data, source.cols,
-                        static_cast<int>(source.step[0]), source.rows, format,
-                        &buffer, &size, subsampling, 94, 0),
-            0);
-  std::string bytes(reinterpret_cast<const char*>(buffer), size);
-  tjFree(buffer);
-  tjDestroy(handle);
+  std::string bytes = testing::EncodeTestJpeg(bgr, subsampling);
+  EXPECT_FALSE(bytes.empty());
   return bytes;
 }
 
