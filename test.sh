@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, runs every C++ test (bazel test //...) and every Python test
-# (pytest tests/python against a real daemon), and prints a last line "N passed, N failed".
-# Exit status 0 only when everything passed.
+# Installs what is missing, builds (-c opt), runs every C++ test (bazel test //...) and every Python
+# test (pytest tests/python against a real daemon), then the C++ tests once more under
+# AddressSanitizer + UndefinedBehaviorSanitizer and the concurrency tests under ThreadSanitizer
+# (tools/sanitizer_tests.sh; ITERD_SANITIZERS=0 leaves them out), and prints a last line
+# "N passed, N failed". Exit status 0 only when everything passed.
 set -uo pipefail
 cd "$(dirname "$0")"
 
@@ -38,5 +40,18 @@ if command -v clang++ >/dev/null; then
   junits+=(--junit "$logs/thread_safety.xml")
 fi
 
-summary --bazel-log "$logs/bazel.log" --testlogs "$testlogs" "${junits[@]}"
-[[ $bazel_rc -eq 0 && $pytest_rc -eq 0 && $safety_rc -eq 0 ]]
+runs=(--bazel-run "$logs/bazel.log:$testlogs")
+sanitizer_rc=0
+if [[ ${ITERD_SANITIZERS:-1} != 0 ]]; then
+  for mode in asan tsan; do
+    echo "== C++ tests under ${mode^^} (tools/sanitizer_tests.sh $mode)"
+    tools/sanitizer_tests.sh "$mode" "$logs/$mode.log" >"$logs/$mode.out"
+    rc=$?
+    grep -v "^$logs/$mode.log:" "$logs/$mode.out" | tail -n 25
+    runs+=(--bazel-run "$(tail -n 1 "$logs/$mode.out")")
+    [[ $rc -eq 0 ]] || sanitizer_rc=$rc
+  done
+fi
+
+summary "${runs[@]}" "${junits[@]}"
+[[ $bazel_rc -eq 0 && $pytest_rc -eq 0 && $safety_rc -eq 0 && $sanitizer_rc -eq 0 ]]

@@ -2,7 +2,9 @@
 """Prints the closing line "N passed, N failed[, N skipped]" for a test run.
 
 Counts test cases from Bazel's per-target test.xml files (gtest writes one <testcase> per case) for
-every target named in the `bazel test` log, plus any pytest JUnit XML files given with --junit.
+every target named in a `bazel test` log, plus any pytest JUnit XML files given with --junit. Several
+Bazel runs (the -c opt run and the sanitizer runs, each with its own test-log tree) are given as
+repeated --bazel-run LOG:TESTLOGS; --bazel-log/--testlogs name one run.
 A target that failed without case information (crash, timeout, build failure) counts as one failure.
 """
 import argparse
@@ -38,21 +40,29 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bazel-log")
     parser.add_argument("--testlogs")
+    parser.add_argument("--bazel-run", action="append", default=[],
+                        help="LOG:TESTLOGS of one bazel test run (repeatable)")
     parser.add_argument("--junit", action="append", default=[])
     parser.add_argument("--failed-steps", type=int, default=0,
                         help="steps that failed without test cases (each counts as one failure)")
     args = parser.parse_args()
     passed = failed = skipped = 0
-    if args.bazel_log and os.path.exists(args.bazel_log):
-        for line in open(args.bazel_log, errors="replace"):
+    runs = [tuple(run.split(":", 1)) for run in args.bazel_run]
+    if args.bazel_log:
+        runs.insert(0, (args.bazel_log, args.testlogs))
+    for bazel_log, testlogs in runs:
+        if not os.path.exists(bazel_log):
+            failed += 1  # The run did not even start.
+            continue
+        for line in open(bazel_log, errors="replace"):
             match = STATUS.match(line)
             if not match:
                 continue
             label, status = match.groups()
             package, name = label[2:].split(":")
             cases = []
-            if status in ("PASSED", "FAILED", "FLAKY") and args.testlogs:
-                cases = parse_cases(os.path.join(args.testlogs, package, name, "test.xml"))
+            if status in ("PASSED", "FAILED", "FLAKY") and testlogs:
+                cases = parse_cases(os.path.join(testlogs, package, name, "test.xml"))
             if not cases:
                 if status == "PASSED":
                     passed += 1
