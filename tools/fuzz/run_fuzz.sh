@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds iterd's libFuzzer targets (tools/fuzz/*_fuzzer.cc) with clang under
 # AddressSanitizer and UndefinedBehaviorSanitizer, outside Bazel, and runs each
-# for a bounded time on a corpus seeded from the MXNet reference files.
+# for a bounded time on a corpus seeded from the MXNet reference files (the
+# config target: from the pipelines of examples/sample/iterd.pbtxt, opened over
+# examples/sample), plus tools/fuzz/regressions/<target> (earlier findings).
 #
 # Usage: tools/fuzz/run_fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 60; TARGET defaults to every *_fuzzer.cc here
@@ -27,17 +29,29 @@ if ! command -v clang++ >/dev/null ||
   ITERD_EXTRA_PACKAGES="clang libclang-rt-14-dev" "$repo/tools/install_deps.sh"
 fi
 
-sources=(
+# What each target links: the recordio targets need only //common/recordio; the
+# config target opens real pipelines, so it takes every library source of
+# common/ and server/pipeline/, the path policy and the generated protocol.
+recordio_sources=(
   common/recordio/byte_source.cc common/recordio/index.cc
   common/recordio/irheader.cc common/recordio/parts.cc
   common/recordio/reader.cc common/recordio/writer.cc
   common/io/mapped_file.cc
 )
+# shellcheck disable=SC2207
+pipeline_sources=($(cd "$repo" && git ls-files 'common/*.cc' 'server/pipeline/*.cc' |
+  grep -v -e '_test\.cc$' -e '_bench\.cc$' -e '/testing/' -e 'test_jpeg\.cc$' -e 'test_util\.cc$' -e 'reference_images\.cc$')
+  server/service/path_policy.cc)
+generated="$work/generated"
 flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-  -I"$repo")
+  -I"$repo" -I"$generated" -isystem /usr/include/opencv4)
 # shellcheck disable=SC2207
 absl_libs=($(pkg-config --libs absl_status absl_statusor absl_strings absl_str_format))
+# shellcheck disable=SC2207
+pipeline_libs=($(pkg-config --libs protobuf absl_status absl_statusor absl_strings \
+  absl_str_format absl_synchronization absl_time absl_hash absl_raw_hash_set libturbojpeg \
+  libjpeg zlib) -lopencv_imgcodecs -lopencv_imgproc -lopencv_core -lpthread)
 
 if [[ $# -gt 0 ]]; then
   targets=("$@")
@@ -48,15 +62,26 @@ else
   done
 fi
 
-# The library is compiled once into objects shared by every target.
-objects=()
-mkdir -p "$work/obj"
-for source in "${sources[@]}"; do
-  object="$work/obj/$(echo "$source" | tr / _).o"
-  clang++ "${flags[@]/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,}" \
-    -c "$repo/$source" -o "$object" || exit 2
-  objects+=("$object")
-done
+# The protocol's generated code, for the config target.
+mkdir -p "$generated"
+protoc -I"$repo/proto" --cpp_out="$generated" "$repo"/proto/iterd/v1/{tensor,pipeline,server_config,service}.proto ||
+  exit 2
+
+# Each library source is compiled once into an object shared by every target
+# (recompiled when the source is newer).
+compile_objects() {
+  local source object
+  objects=()
+  mkdir -p "$work/obj"
+  for source in "$@"; do
+    object="$work/obj/$(echo "$source" | tr / _).o"
+    if [[ ! -f "$object" || "$repo/$source" -nt "$object" ]]; then
+      clang++ "${flags[@]/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,}" -Wno-unused-parameter \
+        -c "$repo/$source" -o "$object" || exit 2
+    fi
+    objects+=("$object")
+  done
+}
 
 # Seeds: the reference files (.rec for the reader and IRHeader targets, whose
 # records start with IRHeaders in e_/f_/g_; .idx for the index target) and a
@@ -66,6 +91,27 @@ seed_corpus() {
   mkdir -p "$dir"
   local reference="$repo/tests/testdata/mxnet-reference"
   case "$target" in
+    pipeline_config_fuzzer)
+      # One OpenIterator per pipeline of the sample config, binary-encoded.
+      local index=0 config
+      while IFS= read -r config; do
+        printf 'config { %s }' "$config" |
+          protoc -I"$repo/proto" --encode=iterd.v1.OpenIterator iterd/v1/service.proto \
+            >"$dir/sample_$index"
+        index=$((index + 1))
+      done < <(/usr/bin/python3 - "$repo/examples/sample/iterd.pbtxt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+# The body of each "config { ... }" block, on one line (braces balanced).
+for start in [m.end() for m in re.finditer(r"\bconfig\s*{", text)]:
+    depth, i = 1, start
+    while depth:
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+    print(" ".join(text[start:i - 1].split()))
+PY
+      )
+      ;;
     index_fuzzer)
       cp "$reference"/*.idx "$dir/"
       printf '0\t0\n1\t8\n' >"$dir/hand_two_lines"
@@ -97,8 +143,23 @@ summary=()
 for target in "${targets[@]}"; do
   binary="$work/$target"
   echo "run_fuzz: building $target"
+  if [[ "$target" == pipeline_config_fuzzer ]]; then
+    compile_objects "${pipeline_sources[@]}"
+    for message in tensor pipeline server_config service; do
+      object="$work/obj/generated_$message.o"
+      [[ -f "$object" && ! "$generated/iterd/v1/$message.pb.cc" -nt "$object" ]] ||
+        clang++ -std=c++17 -O1 -g -fsanitize=address,undefined -I"$generated" \
+          -c "$generated/iterd/v1/$message.pb.cc" -o "$object" || exit 2
+      objects+=("$object")
+    done
+    libs=("${pipeline_libs[@]}")
+    export ITERD_FUZZ_DATA_ROOT="$repo/examples/sample"
+  else
+    compile_objects "${recordio_sources[@]}"
+    libs=("${absl_libs[@]}")
+  fi
   clang++ "${flags[@]}" "$repo/tools/fuzz/$target.cc" "${objects[@]}" \
-    "${absl_libs[@]}" -o "$binary" || exit 2
+    "${libs[@]}" -o "$binary" || exit 2
   corpus="$work/corpus/$target"
   seed_corpus "$target" "$corpus"
   artifacts="$work/artifacts/$target"
@@ -108,7 +169,12 @@ for target in "${targets[@]}"; do
   # Inputs up to 70000 bytes: large reference files are cut there, which keeps
   # runs fast yet lets an input cross the reader's 64 KiB head-scan chunk.
   status=0
-  "$binary" "$corpus" -max_total_time="$seconds" -timeout=5 \
+  # Inputs that once found something (tools/fuzz/regressions/<target>) are
+  # read with the corpus at every run, so a fixed finding stays fixed.
+  regressions=()
+  [[ -d "$repo/tools/fuzz/regressions/$target" ]] &&
+    regressions=("$repo/tools/fuzz/regressions/$target")
+  "$binary" "$corpus" "${regressions[@]}" -max_total_time="$seconds" -timeout=5 \
     -rss_limit_mb=2048 -max_len=70000 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
   executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" |
