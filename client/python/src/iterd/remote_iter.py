@@ -55,6 +55,8 @@ class RemoteIter(BatchCursorDataIter):
         self._closed = False
         self._pool = BufferPool()
         self._shared_memory = None
+        # Batches whose payload was copied out of the shared-memory region (not chunks).
+        self.shared_memory_batches = 0
         if (getattr(client, "wants_shared_memory", False) and
                 open_response.HasField("shared_memory")):
             self._shared_memory = SharedMemoryMapping.map(open_response.shared_memory)
@@ -239,6 +241,7 @@ class RemoteIter(BatchCursorDataIter):
                                   "client has not mapped" % (self.iterator_id, header.sequence))
         try:
             self._shared_memory.copy_slot(int(header.shared_memory_slot), buffer)
+            self.shared_memory_batches += 1
         except ValueError as error:
             raise errors.DataLoss("iterator %s: batch %d: %s" %
                                   (self.iterator_id, header.sequence, error)) from None
