@@ -21,6 +21,9 @@ namespace iterd::service {
 namespace {
 
 constexpr int kListenBacklog = 64;
+// After accept() fails for want of descriptors or memory, the listening socket
+// stays readable: pause accepting this long instead of spinning on it.
+constexpr absl::Duration kAcceptBackoff = absl::Milliseconds(100);
 
 absl::Status SystemError(absl::string_view call, int error) {
   return absl::InternalError(absl::StrCat("shared memory hand-over: ", call,
@@ -136,55 +139,71 @@ std::shared_ptr<SharedMemoryRegion> SharedMemoryHandover::Claim(
 void SharedMemoryHandover::Run() {
   std::vector<Peer> peers;
   std::vector<pollfd> polled;
+  absl::Time accept_again = absl::InfinitePast();
   while (true) {
     const bool accepting =
-        static_cast<int>(peers.size()) < options_.max_waiting_peers;
+        static_cast<int>(peers.size()) < options_.max_waiting_peers &&
+        absl::Now() >= accept_again;
     polled.clear();
     polled.push_back({wake_fd_, POLLIN, 0});
     polled.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});
-    absl::Time next_deadline = absl::InfiniteFuture();
+    absl::Time next_deadline =
+        accept_again > absl::Now() ? accept_again : absl::InfiniteFuture();
     for (const Peer& peer : peers) {
       polled.push_back({peer.fd, POLLIN, 0});
       next_deadline = std::min(next_deadline, peer.deadline);
     }
     const int timeout_ms =
-        peers.empty()
+        next_deadline == absl::InfiniteFuture()
             ? -1
             : static_cast<int>(std::max<int64_t>(
                   0, absl::ToInt64Milliseconds(absl::Ceil(
                          next_deadline - absl::Now(), absl::Milliseconds(1)))));
-    if (poll(polled.data(), polled.size(), timeout_ms) < 0 && errno != EINTR) {
-      break;  // Only EFAULT/EINVAL/ENOMEM: nothing a retry would fix.
+    if (poll(polled.data(), polled.size(), timeout_ms) < 0) {
+      // EINTR, or ENOMEM (transient): try again, without spinning.
+      if (errno != EINTR) absl::SleepFor(kAcceptBackoff);
+      continue;
     }
     if (polled[0].revents != 0) break;  // Stopping.
-    std::vector<Peer> still_waiting;
-    const absl::Time now = absl::Now();
-    for (size_t i = 0; i < peers.size(); ++i) {
-      Peer& peer = peers[i];
-      bool done = polled[i + 2].revents != 0 && Serve(&peer);
-      if (!done && now >= peer.deadline) {
-        refused_.fetch_add(1);
-        done = true;
-      }
-      if (done) {
-        close(peer.fd);
-      } else {
-        still_waiting.push_back(std::move(peer));
-      }
+    ServePeers(polled.data() + 2, &peers);
+    if (polled[1].revents != 0 && !AcceptPeers(&peers)) {
+      accept_again = absl::Now() + kAcceptBackoff;
     }
-    peers = std::move(still_waiting);
-    if (polled[1].revents != 0) AcceptPeers(&peers);
   }
   for (const Peer& peer : peers) close(peer.fd);
 }
 
-void SharedMemoryHandover::AcceptPeers(std::vector<Peer>* peers) {
+bool SharedMemoryHandover::AcceptPeers(std::vector<Peer>* peers) {
   while (static_cast<int>(peers->size()) < options_.max_waiting_peers) {
     const int fd =
         accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN: none left; anything else: next round.
+    if (fd < 0) {  // EAGAIN: none left; ECONNABORTED and the like: next round.
+      return errno != EMFILE && errno != ENFILE && errno != ENOBUFS &&
+             errno != ENOMEM;
+    }
     peers->push_back({fd, absl::Now() + options_.peer_deadline, ""});
   }
+  return true;
+}
+
+void SharedMemoryHandover::ServePeers(const pollfd* ready,
+                                      std::vector<Peer>* peers) {
+  std::vector<Peer> still_waiting;
+  const absl::Time now = absl::Now();
+  for (size_t i = 0; i < peers->size(); ++i) {
+    Peer& peer = (*peers)[i];
+    bool done = ready[i].revents != 0 && Serve(&peer);
+    if (!done && now >= peer.deadline) {
+      refused_.fetch_add(1);
+      done = true;
+    }
+    if (done) {
+      close(peer.fd);
+    } else {
+      still_waiting.push_back(std::move(peer));
+    }
+  }
+  *peers = std::move(still_waiting);
 }
 
 bool SharedMemoryHandover::Serve(Peer* peer) {

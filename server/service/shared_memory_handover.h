@@ -26,6 +26,8 @@
 #ifndef ITERD_SERVER_SERVICE_SHARED_MEMORY_HANDOVER_H_
 #define ITERD_SERVER_SERVICE_SHARED_MEMORY_HANDOVER_H_
 
+#include <poll.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -85,7 +87,12 @@ class SharedMemoryHandover final {
   SharedMemoryHandover(HandoverOptions options, int listen_fd, int wake_fd,
                        std::string socket_name);
   void Run();
-  void AcceptPeers(std::vector<Peer>* peers);
+  // Accepts waiting connections up to the bound; false when out of
+  // descriptors or memory (the caller pauses accepting).
+  bool AcceptPeers(std::vector<Peer>* peers);
+  // Serves the peers `ready` (their poll results, in order) says have input,
+  // and closes those done with or past their deadline.
+  void ServePeers(const pollfd* ready, std::vector<Peer>* peers);
   // Reads what `peer` sent; true when it is done with (hand-over or refusal).
   bool Serve(Peer* peer);
   // The live region offered under `token` (the offer is used up), or null.
