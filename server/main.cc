@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -211,6 +212,15 @@ int Run(int argc, char** argv) {
     std::cerr << "iterd: cannot install signal handlers: " << strerror(errno)
               << "\n";
     return 2;
+  }
+  // Same-host shared memory (docs/design.md): a non-dumpable process's
+  // /proc/<pid>/ entries (fd/, mem, maps, ...) belong to root and ptrace needs
+  // CAP_SYS_PTRACE, so another process of the daemon's uid can neither reach
+  // (nor chmod back and open) a region through /proc/<pid>/fd/ nor read the
+  // daemon's memory. Also means: no core dumps, and gdb/py-spy need root.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    ITERD_LOG(WARNING) << "prctl(PR_SET_DUMPABLE, 0): " << strerror(errno)
+                       << ": processes of this uid can read the daemon";
   }
   // Decoding runs on the bounded pool; OpenCV's own thread pool would add a
   // thread per core per resize on top of it.

@@ -6,6 +6,7 @@
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/sync_stream.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -15,15 +16,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/cpp/fetch_response_parser.h"
+#include "client/cpp/region_handover.h"
 #include "client/cpp/status_convert.h"
 
 namespace iterd::client {
 namespace {
 
-// The first page of a region: this magic, then the 16-byte token
-// (server/service/shared_memory_region.h).
-constexpr char kRegionMagic[8] = {'I', 'T', 'E', 'R', 'D', 'S', 'H', 'M'};
 constexpr size_t kRegionTokenBytes = 16;
+// The daemon answers at once; it gives a connection 1 s to send its token.
+constexpr absl::Duration kHandoverTimeout = absl::Seconds(2);
 
 // The generated stub's reader: protobuf parses each message, then
 // TakeFetchResponse copies the chunk out of the parsed string.
@@ -170,32 +171,25 @@ std::unique_ptr<SharedMemoryMapping> SharedMemoryMapping::Map(
   const size_t data_offset = region.data_offset();
   const size_t slot_bytes = region.slot_bytes();
   const uint32_t slots = region.slots();
-  if (region.token().size() != kRegionTokenBytes ||
-      data_offset < sizeof(kRegionMagic) + kRegionTokenBytes ||
-      slot_bytes == 0 || slots == 0 ||
+  if (region.token().size() != kRegionTokenBytes || slot_bytes == 0 ||
+      slots == 0 ||
       slot_bytes >
           (std::numeric_limits<size_t>::max() / 2 - data_offset) / slots) {
     return nullptr;
   }
   const size_t size = data_offset + slot_bytes * slots;
-  const int fd = open(region.path().c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return nullptr;
+  absl::StatusOr<int> fd = ReceiveRegionDescriptor(
+      region.handover_socket(), region.token(), kHandoverTimeout);
+  if (!fd.ok()) return nullptr;
   // The file must be at least as large as announced: mapping past its end
   // would turn reads into SIGBUS instead of an error.
-  const off_t file_size = lseek(fd, 0, SEEK_END);
-  void* base = file_size >= static_cast<off_t>(size)
-                   ? mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0)
+  struct stat file = {};
+  void* base = fstat(*fd, &file) == 0 && S_ISREG(file.st_mode) &&
+                       file.st_size >= static_cast<off_t>(size)
+                   ? mmap(nullptr, size, PROT_READ, MAP_SHARED, *fd, 0)
                    : MAP_FAILED;
-  close(fd);  // The mapping keeps the memfd alive on its own.
+  close(*fd);  // The mapping keeps the memfd alive on its own.
   if (base == MAP_FAILED) return nullptr;
-  const char* first_page = static_cast<const char*>(base);
-  if (std::memcmp(first_page, kRegionMagic, sizeof(kRegionMagic)) != 0 ||
-      std::memcmp(first_page + sizeof(kRegionMagic), region.token().data(),
-                  kRegionTokenBytes) != 0) {
-    // Someone else's file at that path (another host or pid namespace).
-    munmap(base, size);
-    return nullptr;
-  }
   return std::unique_ptr<SharedMemoryMapping>(new SharedMemoryMapping(
       static_cast<const uint8_t*>(base), size, data_offset, slot_bytes, slots));
 }

@@ -71,10 +71,11 @@ std::unique_ptr<FetchStream> StartRawFetch(
 
 class SharedMemoryMapping final {
  public:
-  // Opens and maps region.path() read-only and checks the magic and token in
-  // its first page. Null whenever the region is not usable from this process
-  // (another host or pid namespace, no permission, sizes that do not add up):
-  // the caller then keeps the byte stream.
+  // Receives the region's read-only descriptor from the daemon's hand-over
+  // socket (presenting region.token()) and maps it read-only. Null whenever
+  // the region is not usable from this process (another host or network
+  // namespace, a refused token, sizes that do not add up): the caller then
+  // keeps the byte stream.
   static std::unique_ptr<SharedMemoryMapping> Map(
       const iterd::v1::SharedMemoryRegion& region);
 

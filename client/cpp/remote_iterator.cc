@@ -169,6 +169,9 @@ absl::Status RemoteIterator::Close() {
   // Cancelling an open stream frees the iterator at once; CloseIterator then
   // finds nothing, which it reports as OK.
   stream_.reset();
+  // Batches were copied out of their slots: the mapping can go now, so the
+  // region's memory is freed with the daemon's iterator, not with this object.
+  shared_memory_.reset();
   iterd::v1::CloseIteratorRequest request;
   request.set_iterator_id(id());
   iterd::v1::CloseIteratorResponse response;

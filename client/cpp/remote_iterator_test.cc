@@ -8,6 +8,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -196,12 +197,12 @@ TEST_F(SharedMemoryTest, DefaultOnALoopbackAddressIsSharedMemory) {
   ExpectFirstBatchValues(**iterator);
 }
 
-TEST_F(SharedMemoryTest, PathThatCannotBeOpenedFallsBackToBytes) {
+TEST_F(SharedMemoryTest, HandoverSocketThatDoesNotAnswerFallsBackToBytes) {
   auto channel = grpc::CreateChannel(daemon_process->address(),
                                      grpc::InsecureChannelCredentials());
   iterd::v1::OpenIteratorResponse response = OpenRaw(channel);
   ASSERT_TRUE(response.has_shared_memory());
-  response.mutable_shared_memory()->set_path("/nonexistent/iterd-region");
+  response.mutable_shared_memory()->set_handover_socket("@iterd-nobody-here");
   RemoteIterator iterator(channel, response, FetchTransport::kRaw);
   EXPECT_FALSE(iterator.uses_shared_memory());
   ExpectFirstBatchValues(iterator);
@@ -212,6 +213,8 @@ TEST_F(SharedMemoryTest, WrongTokenIsRefusedAndFallsBackToBytes) {
                                      grpc::InsecureChannelCredentials());
   iterd::v1::OpenIteratorResponse response = OpenRaw(channel);
   ASSERT_TRUE(response.has_shared_memory());
+  EXPECT_EQ(response.shared_memory().handover_socket().rfind("@iterd-", 0), 0u)
+      << response.shared_memory().handover_socket();
   std::string token = response.shared_memory().token();
   ASSERT_EQ(token.size(), 16u);
   token[3] ^= 0x5a;
@@ -221,23 +224,39 @@ TEST_F(SharedMemoryTest, WrongTokenIsRefusedAndFallsBackToBytes) {
   ExpectFirstBatchValues(iterator);
 }
 
-TEST_F(SharedMemoryTest, RegionIsGoneAfterClose) {
+TEST_F(SharedMemoryTest, RegionIsHandedOverOnceOnly) {
+  auto channel = grpc::CreateChannel(daemon_process->address(),
+                                     grpc::InsecureChannelCredentials());
+  const iterd::v1::OpenIteratorResponse response = OpenRaw(channel);
+  ASSERT_TRUE(response.has_shared_memory());
+  std::unique_ptr<SharedMemoryMapping> first =
+      SharedMemoryMapping::Map(response.shared_memory());
+  EXPECT_NE(first, nullptr);
+  EXPECT_EQ(SharedMemoryMapping::Map(response.shared_memory()), nullptr);
+}
+
+// The memfd regions this process has mapped (/proc/self/maps).
+int MappedRegions() {
+  std::ifstream maps("/proc/self/maps");
+  int regions = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("memfd:iterd-batches") != std::string::npos) ++regions;
+  }
+  return regions;
+}
+
+TEST_F(SharedMemoryTest, RegionIsUnmappedAtClose) {
   auto channel = grpc::CreateChannel(daemon_process->address(),
                                      grpc::InsecureChannelCredentials());
   iterd::v1::OpenIteratorResponse response = OpenRaw(channel);
   ASSERT_TRUE(response.has_shared_memory());
-  const std::string path = response.shared_memory().path();
-  EXPECT_EQ(access(path.c_str(), F_OK), 0) << path;
+  const int before = MappedRegions();
   RemoteIterator iterator(channel, response, FetchTransport::kRaw);
   ASSERT_TRUE(iterator.uses_shared_memory());
+  EXPECT_EQ(MappedRegions(), before + 1);
   ExpectFirstBatchValues(iterator);
   ASSERT_TRUE(iterator.Close().ok());
-  // The session is freed once the last call lets go of it: allow a moment.
-  for (int attempt = 0; attempt < 100 && access(path.c_str(), F_OK) == 0;
-       ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_NE(access(path.c_str(), F_OK), 0) << path << " still exists";
+  EXPECT_EQ(MappedRegions(), before);
 }
 
 TEST(IsLoopbackAddressTest, RecognisesLoopbackForms) {

@@ -28,13 +28,17 @@ constexpr absl::string_view kDrainingMessage =
 // memory (the memfd is sparse), so this can exceed the usual window of 2.
 constexpr uint32_t kSharedMemoryWindow = 8;
 
-void DescribeSharedMemory(const SharedMemoryRegion& region,
+// Offers `region` to the one client that knows its token (the opener, who
+// alone gets this message) and describes where to claim it.
+void DescribeSharedMemory(const std::shared_ptr<SharedMemoryRegion>& region,
+                          SharedMemoryHandover& handover,
                           v1::SharedMemoryRegion* message) {
-  message->set_path(region.path());
-  message->set_token(region.token());
-  message->set_slot_bytes(region.slot_bytes());
-  message->set_slots(region.slots());
-  message->set_data_offset(region.data_offset());
+  handover.Offer(region);
+  message->set_handover_socket(handover.socket_name());
+  message->set_token(region->token());
+  message->set_slot_bytes(region->slot_bytes());
+  message->set_slots(region->slots());
+  message->set_data_offset(region->data_offset());
 }
 
 RegistryOptions MakeRegistryOptions(const v1::Limits& limits) {
@@ -65,6 +69,13 @@ IterdServiceImpl::IterdServiceImpl(v1::ServerConfig config, PathPolicy paths,
           [this](grpc::ServerContext* context, FetchStreamer* stream) {
             return FetchStream(context, stream);
           }));
+  absl::StatusOr<std::unique_ptr<SharedMemoryHandover>> handover =
+      SharedMemoryHandover::Start();
+  if (handover.ok()) {
+    shared_memory_handover_ = *std::move(handover);
+  } else {
+    ITERD_LOG(WARNING) << "no same-host shared memory: " << handover.status();
+  }
 }
 
 pipeline::PipelineEnvironment IterdServiceImpl::Environment() const {
@@ -163,7 +174,7 @@ grpc::Status IterdServiceImpl::OpenIterator(
   // Batcher's pool is carved from the region's slots.
   SessionSharedMemory shared_memory;
   pipeline::PipelineEnvironment environment = Environment();
-  if (first.open().shared_memory()) {
+  if (first.open().shared_memory() && shared_memory_handover_ != nullptr) {
     environment.make_payload_pool = RegionPoolFactory(
         kSharedMemoryWindow, environment.max_batch_bytes, &shared_memory);
   }
@@ -191,7 +202,7 @@ grpc::Status IterdServiceImpl::OpenIterator(
     return ToGrpcStatus(absl::UnavailableError(kDrainingMessage));
   }
   if (shared_memory.region != nullptr) {
-    DescribeSharedMemory(*shared_memory.region,
+    DescribeSharedMemory(shared_memory.region, *shared_memory_handover_,
                          response->mutable_shared_memory());
   }
   absl::StatusOr<std::shared_ptr<IteratorSession>> session =

@@ -24,6 +24,7 @@
 #include "server/service/batch_stream.h"
 #include "server/service/iterator_registry.h"
 #include "server/service/path_policy.h"
+#include "server/service/shared_memory_handover.h"
 
 namespace iterd::service {
 
@@ -104,6 +105,9 @@ class IterdServiceImpl final : public v1::DataIterService::Service {
   std::atomic<int64_t> fetch_wait_nanoseconds_{0};
   std::atomic<int64_t> opens_refused_draining_{0};
   std::atomic<bool> draining_{false};
+  // Hands regions to their clients; null (no shared memory) if it could not
+  // start. Declared last, so its thread stops before anything else goes.
+  std::unique_ptr<SharedMemoryHandover> shared_memory_handover_;
 };
 
 }  // namespace iterd::service

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/cpp/region_handover.h"
 #include "gtest/gtest.h"
 #include "iterd/v1/service.grpc.pb.h"
 #include "server/service/iterd_service.h"
@@ -36,19 +37,20 @@ struct Received {
   bool end_of_epoch = false;
 };
 
-// The region of an OpenIteratorResponse, mapped read-only as clients do.
+// The region of an OpenIteratorResponse, received from the service's
+// hand-over socket and mapped read-only as clients do.
 class Mapping {
  public:
   explicit Mapping(const v1::SharedMemoryRegion& region) : region_(region) {
-    const int fd = open(region.path().c_str(), O_RDONLY | O_CLOEXEC);
-    EXPECT_GE(fd, 0) << region.path();
+    absl::StatusOr<int> fd = client::ReceiveRegionDescriptor(
+        region.handover_socket(), region.token(), absl::Seconds(5));
+    EXPECT_TRUE(fd.ok()) << fd.status();
     size_ = region.data_offset() + region.slot_bytes() * region.slots();
-    void* base = mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
+    void* base =
+        mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd.ok() ? *fd : -1, 0);
+    if (fd.ok()) close(*fd);
     EXPECT_NE(base, MAP_FAILED);
     base_ = static_cast<const uint8_t*>(base);
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>(base_) + 8, 16),
-              region.token());
   }
   ~Mapping() { munmap(const_cast<uint8_t*>(base_), size_); }
   std::string Slot(uint64_t slot, size_t bytes) const {

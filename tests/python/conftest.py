@@ -62,13 +62,15 @@ def iterd_binary():
     return binary
 
 
-def start_daemon(data_root, log_path, extra_args=()):
-    """Starts iterd on 127.0.0.1 (a free port) serving data_root; returns a Daemon."""
+def start_daemon(data_root, log_path, extra_args=(), binary=None, user=None):
+    """Starts iterd on 127.0.0.1 (a free port) serving data_root; returns a Daemon. `binary`
+    replaces iterd_binary(); `user` (a uid, needs root) runs it as that user and group."""
+    as_user = {} if user is None else dict(user=user, group=user, extra_groups=[])
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [iterd_binary(), "--listen=127.0.0.1:0", "--data_root=%s" % data_root] +
+            [binary or iterd_binary(), "--listen=127.0.0.1:0", "--data_root=%s" % data_root] +
             list(extra_args),
-            stdout=subprocess.PIPE, stderr=log, text=True)
+            stdout=subprocess.PIPE, stderr=log, text=True, **as_user)
     line = _read_first_line(process.stdout, STARTUP_TIMEOUT_SECONDS)
     match = re.match(r"iterd listening on (\S+:\d+)", line or "")
     if not match:

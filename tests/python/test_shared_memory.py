@@ -1,12 +1,12 @@
 """Same-host shared memory between the daemon and the Python client, against a real daemon.
 
-With shared memory the daemon copies each payload into a slot of a per-iterator memfd and sends
-only the header; the client maps the region (checking its token) and copies the slot out. These
-tests check that batches are identical to the byte stream's, that any unusable region falls back
-to the byte stream, and that the region goes away with the iterator.
+With shared memory the daemon produces each payload in a slot of a per-iterator memfd and sends
+only the header; the client receives the region's read-only descriptor from the daemon's hand-over
+socket (presenting the token), maps it and copies the slot out. These tests check that batches are
+identical to the byte stream's, that any unusable region falls back to the byte stream, and that
+the region goes away with the iterator. tests/python/test_hostile_shm.py attacks it.
 """
 import os
-import time
 
 import numpy as np
 import pytest
@@ -135,11 +135,11 @@ def test_shared_memory_false_asks_for_no_region(address):
         client.close_iterator(response.iterator_id)
 
 
-def test_failed_mapping_falls_back_to_the_byte_stream(address, monkeypatch):
-    def refuse(path):
-        raise PermissionError(13, "Permission denied", path)
+def test_failed_hand_over_falls_back_to_the_byte_stream(address, monkeypatch):
+    def refuse(socket_name, token):
+        raise ConnectionRefusedError(111, "Connection refused", socket_name)
 
-    monkeypatch.setattr(wire, "_open_read_only", refuse)
+    monkeypatch.setattr(wire, "_receive_region_fd", refuse)
     with open_ndarray(monkeypatch, True, server=address) as it:
         assert not it.uses_shared_memory
         epochs = read_epochs(it, epochs=2)
@@ -153,7 +153,7 @@ def test_bad_token_is_refused_and_falls_back(address):
         assert response.HasField("shared_memory")
         region = response.shared_memory
         assert len(region.token) == 16
-        assert wire.SharedMemoryMapping.map(region) is not None
+        assert region.handover_socket.startswith("@iterd-")
         tampered = service_pb2.OpenIteratorResponse()
         tampered.CopyFrom(response)
         tampered.shared_memory.token = bytes(b ^ 0xFF for b in region.token)
@@ -164,29 +164,43 @@ def test_bad_token_is_refused_and_falls_back(address):
         it.close()
 
 
-def test_region_of_another_file_is_refused(address, tmp_path):
-    other = tmp_path / "not_a_region"
-    other.write_bytes(b"\0" * (4096 * 3))
-    region = service_pb2.SharedMemoryRegion(path=str(other), token=b"x" * 16, slot_bytes=4096,
-                                            slots=2, data_offset=4096)
-    assert wire.SharedMemoryMapping.map(region) is None
-    region.slots = 5  # Larger than the file: refused before mapping.
-    assert wire.SharedMemoryMapping.map(region) is None
-
-
-def test_region_is_gone_after_close(address):
+def test_region_is_handed_over_once(address):
     with iterd.Client(address, shared_memory=True) as client:
         response = client.open_iterator_response(service_pb2.OpenIterator(config=inline_config()))
-        path = response.shared_memory.path
-        assert path.startswith("/proc/") and os.path.exists(path)
+        first = wire.SharedMemoryMapping.map(response.shared_memory)
+        assert first is not None
+        assert wire.SharedMemoryMapping.map(response.shared_memory) is None
+        first.close()
+        client.close_iterator(response.iterator_id)
+
+
+def test_unreachable_or_malformed_hand_over_socket_is_refused(address):
+    region = service_pb2.SharedMemoryRegion(handover_socket="@iterd-nobody-listens",
+                                            token=b"x" * 16, slot_bytes=4096, slots=2)
+    assert wire.SharedMemoryMapping.map(region) is None
+    for name in ("", "@", "/tmp/iterd.sock", "iterd-no-at-sign"):
+        region.handover_socket = name
+        assert wire.SharedMemoryMapping.map(region) is None
+
+
+def mapped_regions():
+    """Mappings of iterd regions in this process (/proc/self/maps)."""
+    with open("/proc/self/maps") as maps:
+        return sum("memfd:iterd-batches" in line for line in maps)
+
+
+def test_region_is_unmapped_at_close(address):
+    with iterd.Client(address, shared_memory=True) as client:
+        response = client.open_iterator_response(service_pb2.OpenIterator(config=inline_config()))
+        before = mapped_regions()
         it = iterd.RemoteIter(client, response, 2)
         assert it.uses_shared_memory
-        next(it)
+        assert mapped_regions() == before + 1
+        batch = next(it)
         it.close()
-        deadline = time.time() + 5
-        while os.path.exists(path) and time.time() < deadline:
-            time.sleep(0.02)
-        assert not os.path.exists(path)
+        assert mapped_regions() == before
+        # The batch was copied out of its slot: still valid after the close.
+        assert batch.data[0][:, 0].tolist() == [0, 10, 20]
 
 
 def test_server_counts_bytes_served_through_shared_memory(address):

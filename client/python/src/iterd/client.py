@@ -14,6 +14,7 @@ import grpc
 import numpy as np
 
 from iterd import errors
+from iterd._lifecycle import exiting
 from iterd.allocator import tune_allocator
 from iterd.remote_iter import RemoteIter
 from iterd.v1 import pipeline_pb2
@@ -131,6 +132,7 @@ class Client(object):
         # A process that opens a client receives batches at GB/s: keep glibc from returning the
         # per-message buffers to the kernel (see iterd/allocator.py; ITERD_TUNE_MALLOC=0 opts out).
         tune_allocator()
+        self._closed = False
         self._channel = grpc.insecure_channel(
             self.address,
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -223,9 +225,10 @@ class Client(object):
             request.batches_consumed = batches_consumed
         self._call(self._stub.Reset, request)
 
-    def close_iterator(self, iterator_id):
+    def close_iterator(self, iterator_id, timeout=None):
+        """Frees the daemon's iterator; `timeout`: seconds (None: no deadline)."""
         self._call(self._stub.CloseIterator,
-                   service_pb2.CloseIteratorRequest(iterator_id=iterator_id))
+                   service_pb2.CloseIteratorRequest(iterator_id=iterator_id), timeout)
 
     def sample_order(self, iterator_id):
         """The current epoch's sample order of an NDArray iterator (NDArrayIter.idx)."""
@@ -255,7 +258,12 @@ class Client(object):
                            response.bytes_served)
 
     def close(self):
-        """Closes the channel (iterators opened through it stop working)."""
+        """Closes the channel (iterators opened through it stop working). Idempotent. At
+        interpreter exit it does nothing: gRPC's threads may be stopped by then, and closing
+        would wait for them forever; the process's exit closes the connection."""
+        if self._closed or exiting():
+            return
+        self._closed = True
         self._channel.close()
 
     def __enter__(self):
@@ -265,8 +273,8 @@ class Client(object):
         self.close()
 
     @staticmethod
-    def _call(method, request):
+    def _call(method, request, timeout=None):
         try:
-            return method(request)
+            return method(request, timeout=timeout)
         except grpc.RpcError as rpc_error:
             raise errors.from_rpc_error(rpc_error) from None

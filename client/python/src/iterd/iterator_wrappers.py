@@ -7,11 +7,16 @@ stops PrefetchingIter's threads but leaves the inner iterators open for their ow
 import numbers
 import threading
 
+from iterd import _lifecycle
 from iterd import errors
 from iterd.data_iter import BatchCursorDataIter
 from iterd.data_iter import descriptor_list
 from iterd.descriptors import DataBatch
 from iterd.descriptors import DataDesc
+
+# How long close() waits for a prefetch thread's inner next() to return before leaving the
+# (daemon) thread behind.
+JOIN_TIMEOUT_SECONDS = 10.0
 
 
 class ResizeIter(BatchCursorDataIter):
@@ -106,10 +111,10 @@ class _PrefetchWorker(object):
             self._stopping = True
             self._condition.notify_all()
 
-    def join(self):
-        # __del__ may run in any thread a garbage collection happens in, this one included.
+    def join(self, timeout):
+        # close() may run in any thread, this one included (a garbage collection there).
         if self._thread.ident is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+            self._thread.join(timeout)
 
     def is_alive(self):
         return self._thread.is_alive()
@@ -168,8 +173,9 @@ class PrefetchingIter(BatchCursorDataIter):
     rename_data / rename_label: None, or one dict {old name: new name} per inner iterator.
 
     An exception raised by an inner iterator is re-raised by next(), and again by every next()
-    until reset(). close() (or garbage collection) stops and joins the threads; it waits for an
-    inner next() in progress to return. The inner iterators are not closed.
+    until reset(). close() stops and joins the threads; it waits (up to JOIN_TIMEOUT_SECONDS) for
+    an inner next() in progress to return. Garbage collection and interpreter exit only tell the
+    threads to stop (they are daemon threads). The inner iterators are not closed.
     """
 
     def __init__(self, iters, rename_data=None, rename_label=None):
@@ -202,6 +208,7 @@ class PrefetchingIter(BatchCursorDataIter):
         self._workers = [_PrefetchWorker(inner, i) for i, inner in enumerate(self.iters)]
         for worker in self._workers:
             worker.start()
+        _lifecycle.track(self)
 
     @property
     def provide_data(self):
@@ -271,8 +278,10 @@ class PrefetchingIter(BatchCursorDataIter):
         self._closed = True
         for worker in self._workers:
             worker.stop()
+        if _lifecycle.exiting():
+            return  # The threads may be frozen: joining one would never return.
         for worker in self._workers:
-            worker.join()
+            worker.join(JOIN_TIMEOUT_SECONDS)
 
     def __enter__(self):
         return self
@@ -281,10 +290,19 @@ class PrefetchingIter(BatchCursorDataIter):
         self.close()
 
     def __del__(self):
+        # No waiting here: the threads are told to stop and exit once their next() returns.
+        # During interpreter finalization not even that (a frozen thread may hold the lock).
         try:
-            self.close()
+            if not self._closed and not _lifecycle.exiting():
+                self.at_exit(None)
         except Exception:  # pylint: disable=broad-except
             pass  # Half-constructed: nothing was started.
+
+    def at_exit(self, deadline):  # pylint: disable=unused-argument
+        """Interpreter exit (_lifecycle): tells the threads to stop, without joining them."""
+        self._closed = True
+        for worker in self._workers:
+            worker.stop()
 
     # ----- Internals -----
 

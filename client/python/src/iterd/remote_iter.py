@@ -15,11 +15,17 @@ is copied from there into its pooled buffer; nothing of the payload crosses the 
 slots are rewritten by the next Fetch, which starts only after every batch of the window was
 copied out. If the region cannot be mapped, the byte stream is used, silently.
 
+Letting go (iterd/_lifecycle.py): close() frees the daemon's iterator (CloseIterator with a
+deadline); a dropped iterator's __del__ only unmaps and hands the daemon calls to the reaper
+thread; at interpreter exit an open iterator cancels its stream and closes with a short deadline,
+and never closes the channel.
+
 Not thread-safe: use one iterator from one thread at a time (as MXNet's iterators).
 """
 import grpc
 import numpy as np
 
+from iterd import _lifecycle
 from iterd import errors
 from iterd.data_iter import BatchCursorDataIter
 from iterd.descriptors import DataBatch
@@ -29,6 +35,23 @@ from iterd.wire import BufferPool
 from iterd.wire import SharedMemoryMapping
 from iterd.wire import chunk_span
 from iterd.wire import split_payload
+
+# CloseIterator's deadline in close(): a daemon that does not answer must not hang the caller.
+CLOSE_TIMEOUT_SECONDS = 10.0
+
+
+def _let_go(client, iterator_id, stream, owns_client, timeout=None):
+    """The daemon side of closing: cancel the stream (which frees the daemon's iterator at once;
+    CloseIterator then finds nothing), CloseIterator, close an owned client's channel."""
+    try:
+        if stream is not None:
+            stream.cancel()
+        client.close_iterator(iterator_id, timeout=timeout)
+    except errors.IterdError:
+        pass  # Already freed (expired, cancelled) or the daemon is gone: nothing left to close.
+    finally:
+        if owns_client:
+            client.close()
 
 
 class RemoteIter(BatchCursorDataIter):
@@ -55,10 +78,13 @@ class RemoteIter(BatchCursorDataIter):
         self._closed = False
         self._pool = BufferPool()
         self._shared_memory = None
+        # Batches whose payload was copied out of the shared-memory region (not chunks).
+        self.shared_memory_batches = 0
         if (getattr(client, "wants_shared_memory", False) and
                 open_response.HasField("shared_memory")):
             self._shared_memory = SharedMemoryMapping.map(open_response.shared_memory)
         self.current_batch = None
+        _lifecycle.track(self)
         # Batches of this epoch handed to the user: tells the daemon, at reset(), whether the
         # epoch was finished (MXNet's carry-over) or reset mid-way, whatever it had sent ahead.
         self._batches_consumed = 0
@@ -133,26 +159,12 @@ class RemoteIter(BatchCursorDataIter):
         self._check_open()
         return self._client.iterator_stats(self.iterator_id)
 
-    def close(self):
-        """Frees the daemon's iterator; the object is unusable afterwards. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._stream is not None:
-            # Cancelling frees the daemon's iterator already; CloseIterator then is a no-op.
-            self._stream.cancel()
-            self._stream = None
-        self._pool.clear()
-        if self._shared_memory is not None:
-            self._shared_memory.close()
-            self._shared_memory = None
-        try:
-            self._client.close_iterator(self.iterator_id)
-        except errors.NotFound:
-            pass  # Already freed (expired or cancelled): nothing left to close.
-        finally:
-            if self._owns_client:
-                self._client.close()
+    def close(self, timeout=CLOSE_TIMEOUT_SECONDS):
+        """Frees the daemon's iterator (CloseIterator waits up to `timeout` seconds); the object
+        is unusable afterwards. Idempotent."""
+        stream = self._let_go_locally()
+        if stream is not False:
+            _let_go(self._client, self.iterator_id, stream, self._owns_client, timeout)
 
     def __enter__(self):
         return self
@@ -161,12 +173,36 @@ class RemoteIter(BatchCursorDataIter):
         self.close()
 
     def __del__(self):
+        # Nothing that waits: the daemon calls go to the reaper thread (none at exit).
         try:
-            self.close()
+            stream = self._let_go_locally()
+            if stream is not False:
+                _lifecycle.defer(_let_go, self._client, self.iterator_id, stream,
+                                 self._owns_client)
         except Exception:  # pylint: disable=broad-except
-            pass  # Best effort: the daemon's idle timeout frees the iterator anyway.
+            pass  # Half-constructed, or best effort: the daemon's idle timeout frees it anyway.
+
+    def at_exit(self, deadline):
+        """Interpreter exit (_lifecycle): cancel the stream or CloseIterator within `deadline`;
+        the channel stays open (the process's exit closes it)."""
+        stream = self._let_go_locally()
+        if stream is not False:
+            _let_go(self._client, self.iterator_id, stream, False, _lifecycle.remaining(deadline))
 
     # ----- Internals -----
+
+    def _let_go_locally(self):
+        """Marks the iterator closed and drops what this process holds (buffers, the mapping).
+        Returns the Fetch stream to cancel (None if none), or False when already closed."""
+        if self._closed:
+            return False
+        self._closed = True
+        stream, self._stream = self._stream, None
+        self._pool.clear()
+        if self._shared_memory is not None:
+            self._shared_memory.close()
+            self._shared_memory = None
+        return stream
 
     def _on_reset(self):
         """Hook for subclasses: state tied to an epoch is stale after reset()."""
@@ -239,6 +275,7 @@ class RemoteIter(BatchCursorDataIter):
                                   "client has not mapped" % (self.iterator_id, header.sequence))
         try:
             self._shared_memory.copy_slot(int(header.shared_memory_slot), buffer)
+            self.shared_memory_batches += 1
         except ValueError as error:
             raise errors.DataLoss("iterator %s: batch %d: %s" %
                                   (self.iterator_id, header.sequence, error)) from None

@@ -57,6 +57,7 @@ import threading
 
 import numpy as np
 
+from iterd import _lifecycle
 from iterd import errors
 from iterd.client import Client
 from iterd.data_iter import BatchCursorDataIter
@@ -74,6 +75,24 @@ from iterd.sharding import wants_sharding  # noqa: F401
 # Batches a part's thread fetches ahead of the trainer.
 PART_QUEUE_DEPTH = 2
 _POLL_SECONDS = 0.05
+
+
+def _close_parts(parts, clients, timeout=5.0):
+    """Stops the parts' threads, frees their daemon iterators and closes the connections. Every
+    wait is bounded by `timeout` (the threads are daemon threads: one that does not stop is left
+    behind)."""
+    for part in parts:
+        part.stop(timeout=min(0.2, timeout))
+    for part in parts:
+        if part.iterator is not None:
+            try:
+                # Cancels a stream a fetch thread may still wait on.
+                part.iterator.close(timeout=timeout)
+            except Exception:  # pylint: disable=broad-except
+                pass  # A dead daemon: nothing left to free there.
+        part.stop(timeout=timeout)
+    for client in clients:
+        client.close()
 
 
 class _Part(object):
@@ -133,6 +152,8 @@ class _Part(object):
         if self._thread is None:
             return True
         self._stop.set()
+        if timeout == 0:
+            return not self._thread.is_alive()  # Asked to stop; no wait.
         self._thread.join(timeout)
         if self._thread.is_alive():
             return False
@@ -205,6 +226,7 @@ class ShardedIter(BatchCursorDataIter):
         self._clients = [Client(address) for address in self.addresses]
         daemons = len(self.addresses)
         self._parts = [_Part(d, self.rank * daemons + d, d) for d in range(daemons)]
+        _lifecycle.track(self)
         try:
             self._open_all()
             self.batches_per_epoch = self._plan(part_samples, discard_short, num_batches)
@@ -321,17 +343,7 @@ class ShardedIter(BatchCursorDataIter):
         if self._closed:
             return
         self._closed = True
-        for part in self._parts:
-            part.stop(timeout=0.2)
-        for part in self._parts:
-            if part.iterator is not None:
-                try:
-                    part.iterator.close()  # Cancels a stream a fetch thread may still wait on.
-                except Exception:  # pylint: disable=broad-except
-                    pass  # A dead daemon: nothing left to free there.
-            part.stop(timeout=5)
-        for client in self._clients:
-            client.close()
+        _close_parts(self._parts, self._clients)
 
     def __enter__(self):
         return self
@@ -340,10 +352,20 @@ class ShardedIter(BatchCursorDataIter):
         self.close()
 
     def __del__(self):
+        # Nothing that waits: the threads are told to stop, the rest goes to the reaper thread.
         try:
-            self.close()
+            if not self._closed:
+                self._closed = True
+                self.at_exit(None)
+                _lifecycle.defer(_close_parts, self._parts, self._clients)
         except Exception:  # pylint: disable=broad-except
             pass
+
+    def at_exit(self, deadline):  # pylint: disable=unused-argument
+        """Interpreter exit (_lifecycle): tells the parts' threads to stop, without waiting; the
+        parts' RemoteIters let go of the daemons themselves."""
+        for part in self._parts:
+            part.stop(timeout=0)
 
     @property
     def epoch(self):

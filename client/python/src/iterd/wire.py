@@ -8,12 +8,16 @@ small and parsed with FetchResponse.FromString.
 
 A daemon on the same host can instead put each payload in a slot of a shared-memory region
 (SharedMemoryMapping below): the header names the slot and the bytes are copied out of the mapping,
-never crossing the socket.
+never crossing the socket. The region's read-only descriptor comes from the daemon's hand-over
+socket, in exchange for the token that only the opener's OpenIteratorResponse carried.
 
 Not thread-safe: a BufferPool or SharedMemoryMapping belongs to one iterator.
 """
+import errno
 import mmap
 import os
+import socket
+import stat
 import sys
 
 import numpy as np
@@ -114,15 +118,32 @@ class BufferPool(object):
         self._buffers = []
 
 
-# First page of a shared-memory region (server/service/shared_memory_region.h): this magic, then
-# the 16-byte token.
-REGION_MAGIC = b"ITERDSHM"
 REGION_TOKEN_BYTES = 16
+# The daemon answers a hand-over at once (it gives a connection 1 s to send its token).
+HANDOVER_TIMEOUT_SECONDS = 2.0
+# Descriptors accepted in the answer: one is expected, extra ones are closed, not leaked.
+_MAX_HANDED_FDS = 4
 
 
-def _open_read_only(path):
-    """Opens a region's path; a separate function so that tests can make it fail."""
-    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+def _receive_region_fd(socket_name, token):
+    """The read-only descriptor of a region, from the daemon's abstract hand-over socket
+    `socket_name` ("@name") in exchange for its `token` (service.proto, SharedMemoryRegion).
+    Raises OSError (socket.timeout included) when there is none to be had. A separate function
+    so that tests can make it fail."""
+    if len(socket_name) < 2 or not socket_name.startswith("@"):
+        raise OSError(errno.EINVAL, "not an abstract socket name", socket_name)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(HANDOVER_TIMEOUT_SECONDS)
+        connection.connect("\0" + socket_name[1:])
+        connection.sendall(token)
+        message, fds, flags, _ = socket.recv_fds(connection, 1, _MAX_HANDED_FDS,
+                                                 socket.MSG_CMSG_CLOEXEC)
+    if len(message) == 1 and len(fds) == 1 and not flags & socket.MSG_CTRUNC:
+        return fds[0]
+    for fd in fds:
+        os.close(fd)
+    raise OSError(errno.EACCES, "the daemon handed over no region (wrong or used token?)",
+                  socket_name)
 
 
 class SharedMemoryMapping(object):
@@ -139,33 +160,31 @@ class SharedMemoryMapping(object):
     @classmethod
     def map(cls, region):
         """The mapping of `region` (a service_pb2.SharedMemoryRegion), or None when it is not
-        usable from this process: the path cannot be opened or mapped (another host, pid
-        namespace or user) or its first page does not hold the magic and token (someone else's
-        file). The caller then keeps the byte stream."""
+        usable from this process: the hand-over socket cannot be reached (another host or network
+        namespace), the daemon sends no descriptor (a wrong or already used token), or the file
+        is smaller than announced. The caller then keeps the byte stream. A region is handed over
+        once: map it once per iterator."""
         data_offset = int(region.data_offset)
         slot_bytes = int(region.slot_bytes)
         slots = int(region.slots)
         if (len(region.token) != REGION_TOKEN_BYTES or slot_bytes <= 0 or slots <= 0 or
-                data_offset < len(REGION_MAGIC) + REGION_TOKEN_BYTES):
+                data_offset < 0):
             return None
         size = data_offset + slot_bytes * slots
         try:
-            fd = _open_read_only(region.path)
-        except OSError:
+            fd = _receive_region_fd(region.handover_socket, bytes(region.token))
+        except (OSError, ValueError):
             return None
         try:
             # Mapping past the end of the file would turn reads into SIGBUS.
-            if os.fstat(fd).st_size < size:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size < size:
                 return None
             mapped = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
         except (OSError, ValueError):
             return None
         finally:
             os.close(fd)  # The mapping keeps the region alive on its own.
-        header = mapped[:len(REGION_MAGIC) + REGION_TOKEN_BYTES]
-        if header != REGION_MAGIC + bytes(region.token):
-            mapped.close()
-            return None
         return cls(mapped, region)
 
     def copy_slot(self, slot, destination):
