@@ -5,6 +5,19 @@
 // was started with: a path that leaves them through "..", an absolute path
 // elsewhere, or a symlink pointing outside is refused.
 //
+// Messages name a file by its path relative to its root (quoted, at most a
+// short prefix), never by the root's absolute location nor by where a symlink
+// leads outside the roots.
+//
+// Remaining race (TOCTOU): Resolve() returns a canonical path and the caller
+// opens it afterwards. A local user who can write inside a root could, in
+// between, replace a directory on that path with a symlink leading outside,
+// and the open would follow it. Clients cannot do this through iterd: the
+// daemon creates no client-named directories or symlinks. Closing the window
+// needs opening beneath a held root fd (openat2 RESOLVE_BENEATH) and mapping
+// from that fd, which the readers in common/ do not take yet; until then a
+// data root must not be writable by untrusted local users.
+//
 // Immutable after Create(); thread-safe.
 
 #ifndef ITERD_SERVER_SERVICE_PATH_POLICY_H_
@@ -26,10 +39,12 @@ class PathPolicy final {
       const std::vector<std::string>& roots);
 
   // Maps a client path to a canonical absolute path under a root. Relative
-  // paths are relative to the first root. Returns PermissionDenied (naming the
-  // path) when it lies outside every root, NotFound when it is inside but does
-  // not exist. The lexical check comes first, so that a client cannot probe for
-  // files outside the roots.
+  // paths are relative to the first root. Returns InvalidArgument for a path
+  // with a NUL byte or longer than kMaxPathBytes (input_text.h),
+  // PermissionDenied (naming the path) when it lies outside every root, also
+  // through a symlink, NotFound when it is inside but does not exist. The
+  // lexical check comes first, so that a client cannot probe for files outside
+  // the roots. An absolute path inside a root is named relative to that root.
   absl::StatusOr<std::string> Resolve(absl::string_view path) const;
 
   const std::vector<std::string>& roots() const { return roots_; }
@@ -39,6 +54,9 @@ class PathPolicy final {
       : roots_(std::move(roots)) {}
 
   bool IsUnderRoot(absl::string_view canonical) const;
+  // How messages name `path` (whose normalised absolute form is `lexical`):
+  // relative to the root it lies in, quoted; else the client's text, quoted.
+  std::string Shown(absl::string_view path, absl::string_view lexical) const;
 
   std::vector<std::string> roots_;  // Canonical, without trailing '/'.
 };
