@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/status/input_text.h"
 
 namespace iterd::csv {
 namespace {
@@ -363,7 +364,7 @@ absl::Status RowErrorToStatus(const RowError& error, const RowFormat& format,
     case RowError::Kind::kNotANumber:
     case RowError::Kind::kOutOfRange:
       return absl::InvalidArgumentError(absl::StrCat(
-          where, "field ", error.field, ": '", error.text, "' ",
+          where, "field ", error.field, ": ", QuoteInput(error.text), " ",
           ErrorDescription(error.kind), " ", DTypeName(format.dtype)));
     case RowError::Kind::kNone:
       break;

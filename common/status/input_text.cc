@@ -4,22 +4,41 @@
 
 namespace iterd {
 
-std::string QuoteInput(absl::string_view text) {
-  const bool cut = text.size() > kMaxQuotedBytes;
-  if (cut) text = text.substr(0, kMaxQuotedBytes);
-  std::string quoted = "'";
+namespace {
+
+// Appends `text` with control bytes written as \xNN.
+void AppendEscaped(absl::string_view text, std::string* out) {
   for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte == 0x7F) {
       constexpr char kHex[] = "0123456789ABCDEF";
-      quoted.append({'\\', 'x', kHex[byte >> 4], kHex[byte & 0xF]});
+      out->append({'\\', 'x', kHex[byte >> 4], kHex[byte & 0xF]});
     } else {
-      quoted.push_back(c);
+      out->push_back(c);
     }
   }
+}
+
+}  // namespace
+
+std::string QuoteInput(absl::string_view text) {
+  const bool cut = text.size() > kMaxQuotedBytes;
+  if (cut) text = text.substr(0, kMaxQuotedBytes);
+  std::string quoted = "'";
+  AppendEscaped(text, &quoted);
   quoted.push_back('\'');
   if (cut) quoted.append("...");
   return quoted;
+}
+
+std::string ShownName(absl::string_view name) {
+  std::string shown;
+  if (name.size() > kMaxShownNameBytes) {
+    shown = "...";
+    name = name.substr(name.size() - kMaxShownNameBytes);
+  }
+  AppendEscaped(name, &shown);
+  return shown;
 }
 
 absl::Status CheckPathText(absl::string_view field, absl::string_view path) {

@@ -29,6 +29,15 @@ inline constexpr size_t kMaxQuotedBytes = 128;
 // shown as \xNN so that a message never forges a log line.
 std::string QuoteInput(absl::string_view text);
 
+// Longest tail of a file name shown in a message.
+inline constexpr size_t kMaxShownNameBytes = 256;
+
+// A file name (relative to its data root) as messages show it, unquoted, in
+// "file:line: ..." style: control bytes as \xNN; a name longer than
+// kMaxShownNameBytes keeps its end (where the file's own name is), after
+// "...".
+std::string ShownName(absl::string_view name);
+
 // InvalidArgument naming `field` when `path` holds a NUL byte or is longer
 // than kMaxPathBytes; OK otherwise (the empty path too: whether a path is
 // required is the caller's business).

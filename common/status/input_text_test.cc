@@ -25,6 +25,16 @@ TEST(QuoteInputTest, ControlBytesCannotForgeALogLine) {
             "'a\\x0AI1207 forged\\x00b'");
 }
 
+TEST(ShownNameTest, KeepsTheEndOfALongNameAndEscapesControlBytes) {
+  EXPECT_EQ(ShownName("dir/data.csv"), "dir/data.csv");
+  EXPECT_EQ(ShownName("a\nb"), "a\\x0Ab");
+  const std::string shown =
+      ShownName(std::string(1000, 'd') + "/" + std::string(10, 'f'));
+  EXPECT_EQ(shown.size(), 3 + kMaxShownNameBytes);
+  EXPECT_EQ(shown.substr(0, 3), "...");
+  EXPECT_EQ(shown.substr(shown.size() - 11), "/ffffffffff");
+}
+
 TEST(CheckPathTextTest, NulByteIsRefusedNamingTheField) {
   const absl::Status status =
       CheckPathText("csv.data_csv", std::string("ok.csv\0junk", 11));

@@ -87,17 +87,22 @@ bool PathPolicy::IsUnderRoot(absl::string_view path) const {
   return false;
 }
 
-std::string PathPolicy::Shown(absl::string_view path,
-                              absl::string_view lexical) const {
+std::string PathPolicy::RelativeName(absl::string_view canonical) const {
   for (const std::string& root : roots_) {
-    if (lexical == root) return "'.'";
-    if (root == "/") return QuoteInput(lexical.substr(1));
-    if (lexical.size() > root.size() &&
-        lexical.substr(0, root.size()) == root && lexical[root.size()] == '/') {
-      return QuoteInput(lexical.substr(root.size() + 1));
+    if (canonical == root) return ".";
+    if (root == "/") return std::string(canonical.substr(1));
+    if (canonical.size() > root.size() &&
+        canonical.substr(0, root.size()) == root &&
+        canonical[root.size()] == '/') {
+      return std::string(canonical.substr(root.size() + 1));
     }
   }
-  return QuoteInput(path);
+  return std::string(canonical);
+}
+
+std::string PathPolicy::Shown(absl::string_view path,
+                              absl::string_view lexical) const {
+  return QuoteInput(IsUnderRoot(lexical) ? RelativeName(lexical) : path);
 }
 
 absl::StatusOr<std::string> PathPolicy::Resolve(absl::string_view path) const {

@@ -47,6 +47,11 @@ class PathPolicy final {
   // the roots. An absolute path inside a root is named relative to that root.
   absl::StatusOr<std::string> Resolve(absl::string_view path) const;
 
+  // How messages name a path Resolve() returned: relative to its root
+  // ("." for the root itself), unquoted; a path under no root is returned as
+  // is.
+  std::string RelativeName(absl::string_view canonical) const;
+
   const std::vector<std::string>& roots() const { return roots_; }
 
  private:

@@ -92,6 +92,16 @@ TEST_F(PathPolicyTest, AbsolutePathsInsideARootAreNamedRelativeToIt) {
   }
 }
 
+TEST_F(PathPolicyTest, RelativeNameIsRelativeToTheRootOfThePath) {
+  auto policy = PathPolicy::Create({root_ + "/sub", base_});
+  ASSERT_TRUE(policy.ok());
+  auto resolved = policy->Resolve("data.csv");
+  ASSERT_TRUE(resolved.ok());
+  EXPECT_EQ(policy->RelativeName(*resolved), "data.csv");
+  EXPECT_EQ(policy->RelativeName(base_ + "/secret.csv"), "secret.csv");
+  EXPECT_EQ(policy->RelativeName(base_), ".");
+}
+
 TEST_F(PathPolicyTest, OutsideMessagesDoNotNameTheRoots) {
   auto policy = PathPolicy::Create({root_});
   ASSERT_TRUE(policy.ok());
