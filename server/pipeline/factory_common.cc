@@ -170,6 +170,26 @@ absl::StatusOr<ResolvedFile> ResolveField(
   return file;
 }
 
+absl::Status NameFilesRelative(const absl::Status& status,
+                               const PipelineEnvironment& environment) {
+  if (status.ok() || !environment.relative_name) return status;
+  const absl::string_view message = status.message();
+  std::string named;
+  size_t i = 0;
+  while (i < message.size()) {
+    const size_t slash = message.find('/', i);
+    if (slash == absl::string_view::npos) break;
+    size_t end = message.find_first_of(" '\":,()\n", slash);
+    if (end == absl::string_view::npos) end = message.size();
+    absl::StrAppend(&named, message.substr(i, slash - i));
+    // A path under no root comes back as it is (a client's own text).
+    named.append(environment.relative_name(message.substr(slash, end - slash)));
+    i = end;
+  }
+  absl::StrAppend(&named, message.substr(std::min(i, message.size())));
+  return absl::Status(status.code(), named);
+}
+
 absl::Status NameFileIn(const absl::Status& status, const ResolvedFile& file) {
   if (status.ok()) return status;
   return absl::Status(status.code(),

@@ -65,6 +65,14 @@ absl::StatusOr<ResolvedFile> ResolveField(
     const PipelineEnvironment& environment, absl::string_view field,
     absl::string_view path);
 
+// `status` with every absolute path in its message that lies under a data
+// root replaced by its name relative to that root (environment.relative_name;
+// a path is a run from a '/' up to a space, quote, colon, comma or
+// parenthesis). The net under every open error: readers name what they
+// opened, and that holds the root's location.
+absl::Status NameFilesRelative(const absl::Status& status,
+                               const PipelineEnvironment& environment);
+
 // `status` with every occurrence of `file.path` in its message replaced by
 // ShownName(file.name) (for errors of readers that name what they opened).
 absl::Status NameFileIn(const absl::Status& status, const ResolvedFile& file);

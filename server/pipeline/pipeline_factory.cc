@@ -415,13 +415,13 @@ absl::StatusOr<OpenedPipeline> OpenPipeline(
     const v1::PipelineConfig& config, std::vector<Array> uploads,
     const PipelineEnvironment& environment) {
   ITERD_RETURN_IF_ERROR(ValidatePipelineConfig(config));
-  if (config.has_image_record()) return OpenImageRecord(config, environment);
-  if (config.has_image_iter()) return OpenImageIter(config, environment);
   absl::StatusOr<OpenedPipeline> opened =
-      config.has_ndarray()
+      config.has_image_record() ? OpenImageRecord(config, environment)
+      : config.has_image_iter() ? OpenImageIter(config, environment)
+      : config.has_ndarray()
           ? OpenNDArray(config, std::move(uploads), environment)
           : OpenCsv(config, environment);
-  if (!opened.ok()) return opened.status();
+  if (!opened.ok()) return NameFilesRelative(opened.status(), environment);
   return opened;
 }
 

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/pipeline/batcher.h"
+#include "server/pipeline/factory_common.h"
 #include "server/service/path_policy.h"
 
 namespace iterd::pipeline {
@@ -152,6 +153,25 @@ TEST_F(PipelineFactoryTest, HugeCsvShapesAreRefusedBeforeAnyAllocation) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("csv.data_shape"));
   EXPECT_THAT(status.message(), Not(HasSubstr("values_per_row")));
+}
+
+TEST_F(PipelineFactoryTest, ImageOpenErrorsNameFilesRelativeToTheRoot) {
+  v1::PipelineConfig config;
+  v1::ImageRecordConfig* record = config.mutable_image_record();
+  record->set_path_imgrec(root_ + "/bad.npy");  // Not RecordIO.
+  for (int64_t dim : {3, 8, 8}) record->add_data_shape(dim);
+  record->set_batch_size(1);
+  record->set_bad_record_policy(v1::FAIL);
+  const absl::Status status = Open(config);
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), Not(HasSubstr(root_)));
+}
+
+TEST_F(PipelineFactoryTest, NameFilesRelativeKeepsPathsOutsideTheRoots) {
+  const absl::Status status = NameFilesRelative(
+      absl::DataLossError("cannot read " + root_ + "/x.rec: at /etc/passwd"),
+      environment_);
+  EXPECT_EQ(status.message(), "cannot read x.rec: at /etc/passwd");
 }
 
 TEST_F(PipelineFactoryTest, PathFieldsWithNulOrHugeLengthAreInvalid) {
