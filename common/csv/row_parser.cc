@@ -277,12 +277,13 @@ inline LineResult ParseLineOf(const char* p, const char* end,
 template <typename T>
 void ParseBlockOf(absl::string_view text, const RowFormat& format,
                   ParsedBlock* block) {
-  // Every value but the block's last takes a digit and a separator, so the
-  // valid rows hold at most (size + 1) / 2 values; a bad row may write up to
-  // values_per_row more before it is rejected. new[] leaves the memory
+  // Every value but the block's last takes a digit and a separator, and each
+  // value written (by valid rows, and by a bad row before it is rejected) is
+  // a different field of the text: at most (size + 1) / 2 + 1 values. Not
+  // sized by values_per_row, which a client chooses: a huge row shape over a
+  // small file must not reserve gigabytes per block. new[] leaves the memory
   // untouched, so only the pages really written are committed.
-  const size_t capacity =
-      (text.size() + 1) / 2 + static_cast<size_t>(format.values_per_row);
+  const size_t capacity = (text.size() + 1) / 2 + 1;
   if (block->values == nullptr ||
       block->values_capacity < capacity * sizeof(T)) {
     block->values.reset(new uint8_t[capacity * sizeof(T)]);
