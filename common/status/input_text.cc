@@ -41,6 +41,18 @@ std::string ShownName(absl::string_view name) {
   return shown;
 }
 
+std::string BoundedMessage(absl::string_view message) {
+  // Escaped first, so that the cut bounds what is sent (an escape takes 4
+  // bytes); at most 4 * kMaxMessageBytes bytes are looked at.
+  std::string bounded;
+  AppendEscaped(message.substr(0, kMaxMessageBytes + 1), &bounded);
+  if (bounded.size() > kMaxMessageBytes) {
+    bounded.resize(kMaxMessageBytes);
+    bounded.append("...");
+  }
+  return bounded;
+}
+
 absl::Status CheckPathText(absl::string_view field, absl::string_view path) {
   if (path.size() > kMaxPathBytes) {
     return absl::InvalidArgumentError(

@@ -38,6 +38,14 @@ inline constexpr size_t kMaxShownNameBytes = 256;
 // "...".
 std::string ShownName(absl::string_view name);
 
+// Longest error message passed on to a client (gRPC sends it as metadata).
+inline constexpr size_t kMaxMessageBytes = 2048;
+
+// `message` with control bytes as \xNN, cut to kMaxMessageBytes and "...":
+// the last net for messages that hold text read from files (an .npz listing
+// its member names, say).
+std::string BoundedMessage(absl::string_view message);
+
 // InvalidArgument naming `field` when `path` holds a NUL byte or is longer
 // than kMaxPathBytes; OK otherwise (the empty path too: whether a path is
 // required is the caller's business).

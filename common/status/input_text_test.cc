@@ -35,6 +35,12 @@ TEST(ShownNameTest, KeepsTheEndOfALongNameAndEscapesControlBytes) {
   EXPECT_EQ(shown.substr(shown.size() - 11), "/ffffffffff");
 }
 
+TEST(BoundedMessageTest, CutsLongMessagesAndEscapesControlBytes) {
+  EXPECT_EQ(BoundedMessage("a.npz: keys [x\ny]"), "a.npz: keys [x\\x0Ay]");
+  EXPECT_EQ(BoundedMessage(std::string(1 << 20, 'k')).size(),
+            kMaxMessageBytes + 3);
+}
+
 TEST(CheckPathTextTest, NulByteIsRefusedNamingTheField) {
   const absl::Status status =
       CheckPathText("csv.data_csv", std::string("ok.csv\0junk", 11));

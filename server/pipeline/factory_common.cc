@@ -172,7 +172,10 @@ absl::StatusOr<ResolvedFile> ResolveField(
 
 absl::Status NameFilesRelative(const absl::Status& status,
                                const PipelineEnvironment& environment) {
-  if (status.ok() || !environment.relative_name) return status;
+  if (status.ok()) return status;
+  if (!environment.relative_name) {
+    return absl::Status(status.code(), BoundedMessage(status.message()));
+  }
   const absl::string_view message = status.message();
   std::string named;
   size_t i = 0;
@@ -187,7 +190,7 @@ absl::Status NameFilesRelative(const absl::Status& status,
     i = end;
   }
   absl::StrAppend(&named, message.substr(std::min(i, message.size())));
-  return absl::Status(status.code(), named);
+  return absl::Status(status.code(), BoundedMessage(named));
 }
 
 absl::Status NameFileIn(const absl::Status& status, const ResolvedFile& file) {

@@ -68,8 +68,10 @@ absl::StatusOr<ResolvedFile> ResolveField(
 // `status` with every absolute path in its message that lies under a data
 // root replaced by its name relative to that root (environment.relative_name;
 // a path is a run from a '/' up to a space, quote, colon, comma or
-// parenthesis). The net under every open error: readers name what they
-// opened, and that holds the root's location.
+// parenthesis), control bytes escaped and the message cut to
+// kMaxMessageBytes (BoundedMessage). The net under every open error: readers
+// name what they opened, which holds the root's location, and may quote what
+// they read.
 absl::Status NameFilesRelative(const absl::Status& status,
                                const PipelineEnvironment& environment);
 

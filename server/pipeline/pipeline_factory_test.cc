@@ -172,6 +172,12 @@ TEST_F(PipelineFactoryTest, NameFilesRelativeKeepsPathsOutsideTheRoots) {
       absl::DataLossError("cannot read " + root_ + "/x.rec: at /etc/passwd"),
       environment_);
   EXPECT_EQ(status.message(), "cannot read x.rec: at /etc/passwd");
+  const absl::Status listing = NameFilesRelative(
+      absl::InvalidArgumentError("keys: [" + std::string(100000, 'k') +
+                                 "\nE1207 forged]"),
+      environment_);
+  EXPECT_LT(listing.message().size(), 2100u);
+  EXPECT_THAT(listing.message(), Not(HasSubstr("\n")));
 }
 
 TEST_F(PipelineFactoryTest, PathFieldsWithNulOrHugeLengthAreInvalid) {

@@ -132,6 +132,21 @@ def test_messages_name_files_relative_to_the_root(daemon, data_root):
     assert_clean(daemon, details)
 
 
+def test_npz_listing_thousands_of_forged_keys_gives_a_short_clean_message(daemon, data_root):
+    np.savez(str(data_root / "many_keys.npz"),
+             **{"k%d\nE1207 forged.cc:1] pwned" % i: np.zeros(1) for i in range(3000)})
+    config, arrays = inline_ndarray(4, 2)
+    label = config.ndarray.label.add()
+    label.path = "many_keys.npz"
+    label.npz_key = "missing"
+    code, details, _ = raw_open(daemon.address, config, arrays)
+    assert code == grpc.StatusCode.NOT_FOUND, details
+    assert "many_keys.npz" in details
+    assert len(details) < 2100 and "\n" not in details
+    assert "\nE1207 forged" not in daemon.log()
+    assert_clean(daemon, details)
+
+
 def test_path_with_nul_byte_is_invalid_not_truncated(daemon):
     # Cut at the NUL this is the existing rows10.csv.
     code, details, _ = raw_open(daemon.address, csv_config("rows10.csv\0.txt", [2]))
