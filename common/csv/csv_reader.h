@@ -55,6 +55,11 @@ struct CsvReaderOptions {
   // Every file listed in a folder goes through it (see ListInputFiles); the
   // daemon passes its data-root policy. Null: symlinks are followed anywhere.
   EntryResolver resolve_entry;
+  // Open every file through io::HeldFile: its path must be canonical (as the
+  // data-root policy returns it, for the input and for listed entries), and a
+  // file whose path changed since it was resolved is refused instead of
+  // followed.
+  bool hold_files = false;
 };
 
 class CsvReader final {

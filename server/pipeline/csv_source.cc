@@ -56,6 +56,7 @@ absl::StatusOr<std::unique_ptr<csv::CsvReader>> OpenReader(
   options.max_blocks_in_flight = max_blocks_in_flight;
   options.name = name;
   options.resolve_entry = source_options.resolve_entry;
+  options.hold_files = source_options.hold_files;
   auto reader = csv::CsvReader::Open(path, options, pool);
   if (!reader.ok()) return WithField(field, reader.status());
   return reader;

@@ -55,6 +55,9 @@ struct CsvSourceOptions {
   // Applied to every file listed in a data_csv or label_csv folder (the
   // daemon's data-root policy); null: none.
   csv::EntryResolver resolve_entry;
+  // data_csv, label_csv and listed entries are canonical (resolved by the
+  // data-root policy): open them through io::HeldFile (see CsvReaderOptions).
+  bool hold_files = false;
 };
 
 class CsvSource final : public SampleSource {

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/csv/row_parser.h"
+#include "common/io/held_file.h"
 #include "common/status/input_text.h"
 #include "common/status/status_macros.h"
 #include "server/pipeline/batcher.h"
@@ -180,11 +181,19 @@ absl::StatusOr<std::vector<NamedArray>> LoadArrays(
       const std::string field = absl::StrCat(repeated_field, "[", i, "].path");
       ITERD_ASSIGN_OR_RETURN(const ResolvedFile file,
                              ResolveField(environment, field, source.path()));
+      // Opened by a descriptor checked to be the resolved file: a directory
+      // swapped for a symlink since the policy resolved it is refused.
+      ITERD_ASSIGN_OR_RETURN(
+          const io::HeldFile held,
+          io::HeldFile::Open(file.path, ShownName(file.name)));
       const bool is_npz = absl::EndsWith(file.path, ".npz");
       absl::StatusOr<Array> loaded =
-          is_npz ? LoadNpz(file.path, source.npz_key()) : LoadNpy(file.path);
-      // The loaders name the file by the path they opened, under the root.
-      if (!loaded.ok()) return NameFileIn(loaded.status(), file);
+          is_npz ? LoadNpz(held.path(), source.npz_key())
+                 : LoadNpy(held.path());
+      // The loaders name the file by the path they opened.
+      if (!loaded.ok()) {
+        return NameFileIn(loaded.status(), {held.path(), file.name});
+      }
       named.array = *std::move(loaded);
     }
     arrays.push_back(std::move(named));
@@ -288,6 +297,7 @@ absl::StatusOr<OpenedPipeline> OpenCsv(const v1::PipelineConfig& config,
       [resolve = environment.resolve_path](const std::string& path) {
         return resolve(path);
       };
+  options.hold_files = true;
   const int depth = csv.prefetch_buffer() > 0
                         ? csv.prefetch_buffer()
                         : (config.prefetch_buffer() > 0

@@ -9,14 +9,18 @@
 // short prefix), never by the root's absolute location nor by where a symlink
 // leads outside the roots.
 //
-// Remaining race (TOCTOU): Resolve() returns a canonical path and the caller
-// opens it afterwards. A local user who can write inside a root could, in
-// between, replace a directory on that path with a symlink leading outside,
-// and the open would follow it. Clients cannot do this through iterd: the
-// daemon creates no client-named directories or symlinks. Closing the window
-// needs opening beneath a held root fd (openat2 RESOLVE_BENEATH) and mapping
-// from that fd, which the readers in common/ do not take yet; until then a
-// data root must not be writable by untrusted local users.
+// The resolve-then-open window (TOCTOU): Resolve() returns a canonical path
+// and the caller opens it afterwards. A local user who can write inside a
+// root could, in between, replace a directory on that path with a symlink
+// leading outside, and a plain open would follow it. CSV files (also each
+// file listed in a folder) and NDArray .npy/.npz files are opened through
+// io::HeldFile (common/io/held_file.h): O_NOFOLLOW, then the descriptor's own
+// path must still be the canonical one, and the reader maps exactly that
+// descriptor; such a swap is refused. Files opened by the image pipelines
+// (.rec, .idx, .lst, images of a list, mean images) are still opened by path:
+// for them the window remains until they take a HeldFile too. Clients cannot
+// make such swaps through iterd (it creates no client-named directories or
+// symlinks), so the window needs a local user who can write inside a root.
 //
 // Immutable after Create(); thread-safe.
 
