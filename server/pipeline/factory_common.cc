@@ -222,6 +222,8 @@ absl::StatusOr<OpenedPipeline> StartPipeline(
   const std::vector<TensorSpec>& label_specs = source->sample_label_specs();
   sample_specs.insert(sample_specs.end(), label_specs.begin(),
                       label_specs.end());
+  // A batch's index (8 bytes a sample) is allocated with it.
+  if (source->has_sample_ids()) sample_specs.push_back({DType::kInt64, {}});
   ITERD_RETURN_IF_ERROR(CheckBatchBytes("batch_size and the sample shapes",
                                         shape.batch_size, sample_specs,
                                         environment));

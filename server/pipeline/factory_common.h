@@ -44,7 +44,8 @@ absl::Status CheckSampleShape(absl::string_view field,
 absl::Status CheckNameText(absl::string_view field, absl::string_view name);
 
 // ResourceExhausted naming `fields` when a batch of `batch_size` samples of
-// `sample_specs` (one sample's data and label tensors) would exceed the
+// `sample_specs` (one sample's data and label tensors, and an int64 "tensor"
+// for the batch's index when it has one) would exceed the
 // daemon's max_batch_bytes; computed with overflow checks, before anything
 // is allocated or scheduled. REQUIRES: batch_size >= 1, shapes non-negative.
 absl::Status CheckBatchBytes(absl::string_view fields, int64_t batch_size,

@@ -275,7 +275,10 @@ absl::StatusOr<OpenedPipeline> OpenCsv(const v1::PipelineConfig& config,
   // Checked before any file is opened or block parsed: a row as large as the
   // shapes say is allocated by the parser.
   std::vector<TensorSpec> samples = {{options.dtype, options.data_shape}};
-  if (has_labels) samples.push_back({options.dtype, CsvLabelShape(csv)});
+  // Without a label file every label is one scalar 0.
+  samples.push_back({options.dtype,
+                     has_labels ? CsvLabelShape(csv) : std::vector<int64_t>{}});
+  samples.push_back({DType::kInt64, {}});  // The batch's index: row numbers.
   ITERD_RETURN_IF_ERROR(
       CheckBatchBytes("csv.batch_size, csv.data_shape and csv.label_shape",
                       csv.batch_size(), samples, environment));

@@ -180,6 +180,21 @@ TEST_F(PipelineFactoryTest, NameFilesRelativeKeepsPathsOutsideTheRoots) {
   EXPECT_THAT(listing.message(), Not(HasSubstr("\n")));
 }
 
+TEST_F(PipelineFactoryTest, CsvBatchBytesCountDataLabelAndIndex) {
+  // float32 data (1,), the dummy float32 label, an 8-byte index: 16 bytes a
+  // row.
+  environment_.max_batch_bytes = 16 * 1000;
+  v1::PipelineConfig config = Csv("rows.csv", {2});
+  config.mutable_csv()->clear_data_shape();
+  config.mutable_csv()->add_data_shape(1);
+  config.mutable_csv()->set_batch_size(1000);
+  Write(root_ + "/one.csv", "1\n2\n");
+  config.mutable_csv()->set_data_csv("one.csv");
+  EXPECT_TRUE(Open(config).ok());
+  config.mutable_csv()->set_batch_size(1001);
+  EXPECT_EQ(Open(config).code(), absl::StatusCode::kResourceExhausted);
+}
+
 TEST_F(PipelineFactoryTest, PathFieldsWithNulOrHugeLengthAreInvalid) {
   absl::Status status = Open(Csv(std::string("rows.csv\0x", 10), {2}));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
