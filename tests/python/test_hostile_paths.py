@@ -113,6 +113,66 @@ def test_csv_symlink_to_outside_text_file_leaks_nothing(daemon, data_root, outsi
     assert_permission_denied(daemon, outside, "leak.csv", [2], "leak.csv")
 
 
+@pytest.fixture
+def image_files(data_root, outside):
+    """A one-record .rec/.idx under the root, a list outside it and a symlink to it."""
+    import iterd.recordio as recordio
+    record = recordio.MXIndexedRecordIO(str(data_root / "one.idx"), str(data_root / "one.rec"),
+                                        "w")
+    record.write_idx(0, recordio.pack(recordio.IRHeader(0, 1.0, 0, 0), b"not a jpeg"))
+    record.close()
+    (outside / "x.lst").write_text("0\t1\t%s\n" % SECRET)
+    images = data_root / "images_with_escape"
+    images.mkdir(exist_ok=True)
+    if not (images / "evil.jpg").is_symlink():
+        (images / "evil.jpg").symlink_to(outside / "secret.csv")
+    return outside
+
+
+def image_iter(**fields):
+    config = pipeline_pb2.PipelineConfig()
+    config.image_iter.batch_size = 1
+    config.image_iter.data_shape.extend([3, 8, 8])
+    for name, value in fields.items():
+        if name == "imglist":
+            for labels, path in value:
+                entry = config.image_iter.imglist.add()
+                entry.labels.extend(labels)
+                entry.path = path
+        else:
+            setattr(config.image_iter, name, value)
+    return config
+
+
+def image_record(**fields):
+    config = pipeline_pb2.PipelineConfig()
+    config.image_record.batch_size = 1
+    config.image_record.data_shape.extend([3, 8, 8])
+    config.image_record.path_imgrec = "one.rec"
+    for name, value in fields.items():
+        setattr(config.image_record, name, value)
+    return config
+
+
+@pytest.mark.parametrize("make_config, named", [
+    (lambda o: image_iter(path_root="images_with_escape", imglist=[([0], "evil.jpg")]),
+     "images_with_escape/evil.jpg"),
+    (lambda o: image_iter(path_root="..", imglist=[([0], o.name + "/secret.csv")]), "secret.csv"),
+    (lambda o: image_iter(path_imglist=str(o / "x.lst")), "x.lst"),
+    (lambda o: image_record(path_imgidx="../%s/x.lst" % o.name), "x.lst"),
+    (lambda o: image_record(path_imglist="../%s/x.lst" % o.name), "x.lst"),
+    (lambda o: image_record(mean_img=str(o / "mean.bin")), "mean.bin"),
+    (lambda o: image_record(mean_img="images_with_escape/evil.jpg"), "evil.jpg"),
+])
+def test_image_lists_lst_idx_and_mean_files_obey_the_roots(daemon, image_files, make_config,
+                                                          named):
+    code, details, _ = raw_open(daemon.address, make_config(image_files))
+    assert code == grpc.StatusCode.PERMISSION_DENIED, details
+    assert named in details
+    assert "symlink to /" not in details
+    assert_clean(daemon, details)
+
+
 def test_messages_name_files_relative_to_the_root(daemon, data_root):
     code, details, _ = raw_open(daemon.address,
                                 csv_config(str(data_root / "nowhere" / "none.csv"), [2]))
