@@ -1,13 +1,17 @@
 #include "common/csv/csv_reader.h"
 
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "common/csv/input_files.h"
+#include "common/io/held_file.h"
+#include "common/status/input_text.h"
 #include "common/status/status_macros.h"
 
 namespace iterd::csv {
@@ -89,28 +93,50 @@ absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(
   if (options.block_size_bytes < 1) {
     return absl::InvalidArgumentError("block_size_bytes must be >= 1");
   }
-  ITERD_ASSIGN_OR_RETURN(std::vector<std::string> paths, ListInputFiles(path));
+  const std::string name = options.name.empty() ? path : options.name;
+  ITERD_ASSIGN_OR_RETURN(std::vector<InputFile> inputs,
+                         ListInputFiles(path, name, options.resolve_entry));
   auto files = std::make_shared<Files>();
-  files->reserve(paths.size());
-  for (const std::string& file_path : paths) {
+  files->reserve(inputs.size());
+  std::vector<std::string> file_names;
+  file_names.reserve(inputs.size());
+  for (InputFile& input : inputs) {
+    std::optional<io::HeldFile> held;
+    if (options.hold_files) {
+      absl::StatusOr<io::HeldFile> opened =
+          io::HeldFile::Open(input.path, ShownName(input.name));
+      if (!opened.ok()) return opened.status();
+      held.emplace(*std::move(opened));
+    }
     // The reader walks each file front to back: ask for aggressive readahead.
-    ITERD_ASSIGN_OR_RETURN(
-        std::shared_ptr<const io::MappedFile> file,
-        io::MappedFile::Open(file_path, io::AccessPattern::kSequential));
-    files->push_back(std::move(file));
+    absl::StatusOr<std::shared_ptr<const io::MappedFile>> file =
+        io::MappedFile::Open(held ? held->path() : input.path,
+                             io::AccessPattern::kSequential);
+    if (!file.ok()) {
+      // MappedFile names the path it opened, which holds the data root.
+      return absl::Status(
+          file.status().code(),
+          absl::StrReplaceAll(
+              file.status().message(),
+              {{held ? held->path() : input.path, ShownName(input.name)}}));
+    }
+    files->push_back(*std::move(file));
+    file_names.push_back(std::move(input.name));
   }
-  std::unique_ptr<CsvReader> reader(
-      new CsvReader(path, options, pool, std::move(files)));
+  std::unique_ptr<CsvReader> reader(new CsvReader(
+      name, options, pool, std::move(files), std::move(file_names)));
   reader->FillWindow();
   return reader;
 }
 
-CsvReader::CsvReader(std::string path, const CsvReaderOptions& options,
-                     ThreadPool* pool, std::shared_ptr<const Files> files)
-    : path_(std::move(path)),
+CsvReader::CsvReader(std::string name, const CsvReaderOptions& options,
+                     ThreadPool* pool, std::shared_ptr<const Files> files,
+                     std::vector<std::string> file_names)
+    : name_(std::move(name)),
       options_(options),
       pool_(pool),
-      files_(std::move(files)) {}
+      files_(std::move(files)),
+      file_names_(std::move(file_names)) {}
 
 CsvReader::~CsvReader() { CancelWindow(); }
 
@@ -132,7 +158,7 @@ absl::Status CsvReader::Next(absl::Span<const uint8_t>* row,
         // Blocks count their own lines; the file line is this block's base
         // plus the line within it.
         status_ = RowErrorToStatus(parsed.error, options_.format,
-                                   (*files_)[current_->file_index]->path(),
+                                   ShownName(file_names_[current_->file_index]),
                                    current_line_base_ + parsed.error_line + 1);
         return status_;
       }

@@ -35,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/concurrency/thread_pool.h"
+#include "common/csv/input_files.h"
 #include "common/csv/row_parser.h"
 #include "common/io/mapped_file.h"
 
@@ -48,13 +49,26 @@ struct CsvReaderOptions {
   // Target block size; a block ends at the first newline at or past it.
   // 2 MB amortises task overhead yet keeps 4 blocks in flight under 20 MB.
   size_t block_size_bytes = size_t{2} << 20;
+  // How messages name the input (a path relative to its data root); files of
+  // a folder are `name`/entry. Empty: the path itself.
+  std::string name;
+  // Every file listed in a folder goes through it (see ListInputFiles); the
+  // daemon passes its data-root policy. Null: symlinks are followed anywhere.
+  EntryResolver resolve_entry;
+  // Open every file through io::HeldFile: its path must be canonical (as the
+  // data-root policy returns it, for the input and for listed entries), and a
+  // file whose path changed since it was resolved is refused instead of
+  // followed.
+  bool hold_files = false;
 };
 
 class CsvReader final {
  public:
   // Maps `path` (a file or a folder) and starts parsing its first blocks.
-  // NotFound naming the path if it does not exist; InvalidArgument for a bad
-  // format or option. REQUIRES: pool != nullptr, outliving the reader.
+  // NotFound naming options.name if it does not exist; InvalidArgument for a
+  // bad format or option; the resolver's error for a refused folder entry.
+  // Messages name files by options.name, never by `path`. REQUIRES: pool !=
+  // nullptr, outliving the reader.
   static absl::StatusOr<std::unique_ptr<CsvReader>> Open(
       const std::string& path, const CsvReaderOptions& options,
       ThreadPool* pool);
@@ -67,7 +81,7 @@ class CsvReader final {
   // packed little-endian, valid until the next Next(), Rewind() or
   // destruction. At the end of the data sets *end_of_data (and keeps doing
   // so). A bad line is an InvalidArgument naming file, 1-based line and field;
-  // it sticks until Rewind().
+  // it sticks until Rewind(). The file is named as in Open().
   absl::Status Next(absl::Span<const uint8_t>* row, bool* end_of_data);
 
   // Back to the first row: cancels queued blocks, waits for those being parsed
@@ -76,15 +90,17 @@ class CsvReader final {
 
   // Rows handed out since Open() or the last Rewind().
   int64_t rows_read() const { return rows_read_; }
-  const std::string& path() const { return path_; }
+  // options.name (or the path): how messages name the input.
+  const std::string& name() const { return name_; }
   const RowFormat& format() const { return options_.format; }
 
  private:
   struct Block;
   using Files = std::vector<std::shared_ptr<const io::MappedFile>>;
 
-  CsvReader(std::string path, const CsvReaderOptions& options, ThreadPool* pool,
-            std::shared_ptr<const Files> files);
+  CsvReader(std::string name, const CsvReaderOptions& options, ThreadPool* pool,
+            std::shared_ptr<const Files> files,
+            std::vector<std::string> file_names);
 
   // Cuts and schedules blocks until max_blocks_in_flight are in the window or
   // the data is all cut.
@@ -99,10 +115,11 @@ class CsvReader final {
   // Keeps the values buffer of a consumed block for reuse.
   void RecycleCurrent();
 
-  const std::string path_;
+  const std::string name_;
   const CsvReaderOptions options_;
   ThreadPool* const pool_;
   const std::shared_ptr<const Files> files_;
+  const std::vector<std::string> file_names_;  // Names in messages, per file.
 
   // Where the next block will be cut.
   size_t cut_file_ = 0;

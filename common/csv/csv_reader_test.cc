@@ -18,6 +18,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string TempDir(const std::string& name) {
   const char* root = std::getenv("TEST_TMPDIR");
@@ -223,6 +224,32 @@ TEST(CsvReaderTest, MissingPathIsNotFoundNamingIt) {
   auto reader = CsvReader::Open(path, Int32Pairs(16), &pool);
   EXPECT_EQ(reader.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(reader.status().message(), HasSubstr(path));
+}
+
+// The path was resolved (canonical, under a root) before a directory on it
+// was swapped for a symlink leading elsewhere: with hold_files the reader
+// refuses it instead of following the new link.
+TEST(CsvReaderTest, HeldFilesRefuseAPathThatChangedAfterItWasResolved) {
+  ThreadPool pool(1);
+  const std::string base =
+      std::filesystem::canonical(TempDir("swapped")).string();
+  std::filesystem::create_directories(base + "/root/dir");
+  std::filesystem::create_directories(base + "/outside");
+  WriteFile(base + "/root/dir/a.csv", "1,2\n");
+  WriteFile(base + "/outside/a.csv", "66,SECRET\n");
+  const std::string resolved = base + "/root/dir/a.csv";
+  CsvReaderOptions options = Int32Pairs(16);
+  options.name = "dir/a.csv";
+  options.hold_files = true;
+  ASSERT_TRUE(CsvReader::Open(resolved, options, &pool).ok());
+  std::filesystem::rename(base + "/root/dir", base + "/root/old");
+  std::filesystem::create_directory_symlink(base + "/outside",
+                                            base + "/root/dir");
+  auto reader = CsvReader::Open(resolved, options, &pool);
+  EXPECT_EQ(reader.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(reader.status().message(), HasSubstr("dir/a.csv"));
+  EXPECT_THAT(reader.status().message(), Not(HasSubstr("SECRET")));
+  EXPECT_THAT(reader.status().message(), Not(HasSubstr(base)));
 }
 
 TEST(CsvReaderTest, NonPositiveBlocksInFlightIsInvalid) {

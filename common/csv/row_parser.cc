@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/status/input_text.h"
 
 namespace iterd::csv {
 namespace {
@@ -276,12 +277,13 @@ inline LineResult ParseLineOf(const char* p, const char* end,
 template <typename T>
 void ParseBlockOf(absl::string_view text, const RowFormat& format,
                   ParsedBlock* block) {
-  // Every value but the block's last takes a digit and a separator, so the
-  // valid rows hold at most (size + 1) / 2 values; a bad row may write up to
-  // values_per_row more before it is rejected. new[] leaves the memory
+  // Every value but the block's last takes a digit and a separator, and each
+  // value written (by valid rows, and by a bad row before it is rejected) is
+  // a different field of the text: at most (size + 1) / 2 + 1 values. Not
+  // sized by values_per_row, which a client chooses: a huge row shape over a
+  // small file must not reserve gigabytes per block. new[] leaves the memory
   // untouched, so only the pages really written are committed.
-  const size_t capacity =
-      (text.size() + 1) / 2 + static_cast<size_t>(format.values_per_row);
+  const size_t capacity = (text.size() + 1) / 2 + 1;
   if (block->values == nullptr ||
       block->values_capacity < capacity * sizeof(T)) {
     block->values.reset(new uint8_t[capacity * sizeof(T)]);
@@ -363,7 +365,7 @@ absl::Status RowErrorToStatus(const RowError& error, const RowFormat& format,
     case RowError::Kind::kNotANumber:
     case RowError::Kind::kOutOfRange:
       return absl::InvalidArgumentError(absl::StrCat(
-          where, "field ", error.field, ": '", error.text, "' ",
+          where, "field ", error.field, ": ", QuoteInput(error.text), " ",
           ErrorDescription(error.kind), " ", DTypeName(format.dtype)));
     case RowError::Kind::kNone:
       break;

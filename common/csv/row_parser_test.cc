@@ -467,5 +467,16 @@ TEST(RowParserTest, ParseBlockStopsAtTheFirstBadLine) {
   EXPECT_EQ(block.error.kind, RowError::Kind::kWrongCount);
 }
 
+TEST(RowParserTest, ParseBlockBuffersAreSizedByTheTextNotTheRowShape) {
+  RowFormat format;
+  format.values_per_row = int64_t{1} << 30;  // A hostile shape: 4 GB a row.
+  ParsedBlock block;
+  ParseBlock("1,2,3\n4,5,6\n", format, &block);
+  ASSERT_TRUE(block.has_error);
+  EXPECT_EQ(block.error.kind, RowError::Kind::kWrongCount);
+  EXPECT_EQ(block.error.actual_count, 3);
+  EXPECT_LE(block.values_capacity, 8 * sizeof(float));
+}
+
 }  // namespace
 }  // namespace iterd::csv

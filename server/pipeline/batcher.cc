@@ -1,6 +1,7 @@
 #include "server/pipeline/batcher.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -33,6 +34,31 @@ std::shared_ptr<PayloadPool> MakePayloadPool(
     if (pool != nullptr) return pool;
   }
   return PayloadPool::Create(buffer_bytes, options.pooled_payloads);
+}
+
+// Repeats rows [from, filled) of every tensor, and of the index, until the
+// batch is full: rows [from, filled) hold one whole pass, so this is what
+// reading the pass again and again would write, at memcpy speed. Each copy
+// doubles the repeated block and keeps whole passes aligned.
+void RepeatPass(Batch* batch, int64_t from, int64_t filled) {
+  const int64_t batch_size = batch->batch_size();
+  auto repeat = [&](uint8_t* base, size_t row_bytes) {
+    for (int64_t done = filled; done < batch_size;) {
+      const int64_t rows = std::min(done - from, batch_size - done);
+      std::memcpy(base + done * row_bytes, base + from * row_bytes,
+                  rows * row_bytes);
+      done += rows;
+    }
+  };
+  for (size_t i = 0; i < batch->num_data(); ++i) {
+    repeat(batch->data(i).bytes().data(), batch->data(i).spec().row_bytes());
+  }
+  for (size_t i = 0; i < batch->num_label(); ++i) {
+    repeat(batch->label(i).bytes().data(), batch->label(i).spec().row_bytes());
+  }
+  if (!batch->index.empty()) {
+    repeat(reinterpret_cast<uint8_t*>(batch->index.data()), sizeof(uint64_t));
+  }
 }
 
 }  // namespace
@@ -71,15 +97,30 @@ std::shared_ptr<Batch> Batcher::NewBatch() const {
 
 absl::Status Batcher::FillFromPass(Batch* batch, int64_t* filled,
                                    bool* end_of_pass) {
-  const int64_t count = options_.batch_size - *filled;
-  std::vector<uint64_t> ids(count);
-  int64_t read = 0;
-  ITERD_RETURN_IF_ERROR(source_->ReadSamples(batch, *filled, count, ids.data(),
-                                             &read, end_of_pass));
+  // Never anything sized by the rows still missing: a pass much shorter than
+  // the batch (pad tiling 10 samples into 2^24 rows) calls this once per
+  // pass, so per-call work must be per row written.
+  *end_of_pass = false;
   if (!batch->index.empty()) {
-    std::copy(ids.begin(), ids.begin() + read, batch->index.begin() + *filled);
+    int64_t read = 0;
+    ITERD_RETURN_IF_ERROR(source_->ReadSamples(
+        batch, *filled, options_.batch_size - *filled,
+        batch->index.data() + *filled, &read, end_of_pass));
+    *filled += read;
+    return absl::OkStatus();
   }
-  *filled += read;
+  if (scratch_ids_.empty()) {
+    scratch_ids_.resize(std::min(options_.batch_size, kIdScratchRows));
+  }
+  while (*filled < options_.batch_size && !*end_of_pass) {
+    const int64_t count =
+        std::min<int64_t>(options_.batch_size - *filled, scratch_ids_.size());
+    int64_t read = 0;
+    ITERD_RETURN_IF_ERROR(source_->ReadSamples(
+        batch, *filled, count, scratch_ids_.data(), &read, end_of_pass));
+    *filled += read;
+    if (read < count) break;
+  }
   return absl::OkStatus();
 }
 
@@ -175,6 +216,14 @@ absl::Status Batcher::CompleteShortBatch(std::shared_ptr<Batch>* batch,
         if (filled == before) {
           return absl::FailedPreconditionError(
               "the data has no samples to complete the last batch with");
+        }
+        if (options_.policy == LastBatchPolicy::kPad && filled < batch_size) {
+          // The pass ended before the batch did (pad with a batch larger
+          // than the data): rows [before, filled) are the whole pass, and
+          // Rewind() repeats the same order, so tile it instead of reading
+          // it again (10 samples tiled to 2^24 rows cost 1.6M passes).
+          RepeatPass(current, before, filled);
+          filled = batch_size;
         }
       }
       current->pad = batch_size - real;

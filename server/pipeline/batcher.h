@@ -62,6 +62,9 @@ inline constexpr int kPayloadsBeyondPrefetch = 4;
 // memory on its own.
 inline constexpr int64_t kMaxBatchSize = int64_t{1} << 24;
 
+// Rows read per ReadSamples() call when the ids are not kept.
+inline constexpr int64_t kIdScratchRows = 4096;
+
 struct BatcherOptions {
   int64_t batch_size = 0;
   LastBatchPolicy policy = LastBatchPolicy::kPad;
@@ -103,7 +106,8 @@ class Batcher final : public BatchIterator {
           const PayloadPoolFactory& make_payload_pool);
 
   // Fills rows [*filled, batch_size) from the current pass; stops early at the
-  // end of the pass.
+  // end of the pass. Work and memory are linear in the rows written, however
+  // many times a short pass is repeated to complete a batch.
   absl::Status FillFromPass(Batch* batch, int64_t* filled, bool* end_of_pass);
   // Completes a short batch according to the policy. Sets *keep = false when
   // the batch is dropped (discard, roll_over, or nothing to complete).
@@ -116,6 +120,9 @@ class Batcher final : public BatchIterator {
   std::vector<TensorSpec> data_specs_;
   std::vector<TensorSpec> label_specs_;
   const std::shared_ptr<PayloadPool> payload_pool_;
+  // Ids of sources whose batches carry no index: read and dropped, in pieces
+  // of at most kIdScratchRows.
+  std::vector<uint64_t> scratch_ids_;
 
   int64_t epoch_ = 0;
   int64_t sequence_ = 0;

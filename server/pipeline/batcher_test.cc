@@ -114,6 +114,30 @@ TEST(BatcherTest, PadTilesDataSmallerThanTheBatch) {
             absl::StrCat("[", absl::StrJoin(expected, ","), "]p195"));
 }
 
+// 10 samples tiled into the largest batch: the work is linear in the rows
+// (it was quadratic: every pass allocated ids for all the missing rows, so
+// this took hours and starved the daemon's pool).
+TEST(BatcherTest, PadTilingTheLargestBatchIsLinear) {
+  for (const bool with_ids : {false, true}) {
+    auto batcher = Batcher::Create({kMaxBatchSize, LastBatchPolicy::kPad},
+                                   std::make_unique<IntSource>(10, with_ids));
+    ASSERT_TRUE(batcher.ok());
+    std::shared_ptr<Batch> batch;
+    bool end = false;
+    ASSERT_TRUE((*batcher)->GetNext(&batch, &end).ok());
+    ASSERT_FALSE(end);
+    EXPECT_EQ(batch->pad, kMaxBatchSize - 10);
+    const float* data = batch->data(0).data_as<float>();
+    for (const int64_t row : {int64_t{0}, int64_t{9}, int64_t{10},
+                              int64_t{123457}, kMaxBatchSize - 1}) {
+      EXPECT_EQ(data[row], static_cast<float>(row % 10)) << "row " << row;
+      if (with_ids) {
+        EXPECT_EQ(batch->index[row], static_cast<uint64_t>(row % 10));
+      }
+    }
+  }
+}
+
 TEST(BatcherTest, LargeExampleFromMXNetTests) {
   // N=1000, B=128: pad -> 8 batches, last pad 24; discard/roll_over -> 7
   // batches; after reset the first roll_over batch equals the last pad batch

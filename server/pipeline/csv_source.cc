@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status/input_text.h"
 #include "common/status/status_macros.h"
 
 namespace iterd::pipeline {
@@ -20,12 +21,20 @@ absl::StatusOr<int64_t> ShapeProduct(absl::string_view field,
   if (shape.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
   }
+  // A row is parsed into memory before any batch exists: bound it here too
+  // (the factory also checks it against the daemon's max_batch_bytes).
+  constexpr int64_t kMaxValues = int64_t{1} << 40;
   int64_t product = 1;
   for (const int64_t dim : shape) {
     if (dim <= 0) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, " (", absl::StrJoin(shape, ","),
                        ") must have positive dimensions"));
+    }
+    if (product > kMaxValues / dim) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " (", absl::StrJoin(shape, ","),
+                       ") has more than 2^40 values per row"));
     }
     product *= dim;
   }
@@ -39,11 +48,15 @@ absl::Status WithField(absl::string_view field, const absl::Status& status) {
 }
 
 absl::StatusOr<std::unique_ptr<csv::CsvReader>> OpenReader(
-    absl::string_view field, const std::string& path, csv::RowFormat format,
+    absl::string_view field, const std::string& path, const std::string& name,
+    csv::RowFormat format, const CsvSourceOptions& source_options,
     int max_blocks_in_flight, ThreadPool* pool) {
   csv::CsvReaderOptions options;
   options.format = format;
   options.max_blocks_in_flight = max_blocks_in_flight;
+  options.name = name;
+  options.resolve_entry = source_options.resolve_entry;
+  options.hold_files = source_options.hold_files;
   auto reader = csv::CsvReader::Open(path, options, pool);
   if (!reader.ok()) return WithField(field, reader.status());
   return reader;
@@ -97,12 +110,14 @@ absl::StatusOr<std::unique_ptr<SampleSource>> CsvSource::Create(
       label_specs[0].shape = label_shape;
     }
     ITERD_ASSIGN_OR_RETURN(
-        label_reader, OpenReader("label_csv", options.label_csv, label_format,
-                                 blocks_in_flight, pool));
+        label_reader,
+        OpenReader("label_csv", options.label_csv, options.label_csv_name,
+                   label_format, options, blocks_in_flight, pool));
   }
-  ITERD_ASSIGN_OR_RETURN(std::unique_ptr<csv::CsvReader> data_reader,
-                         OpenReader("data_csv", options.data_csv, data_format,
-                                    blocks_in_flight, pool));
+  ITERD_ASSIGN_OR_RETURN(
+      std::unique_ptr<csv::CsvReader> data_reader,
+      OpenReader("data_csv", options.data_csv, options.data_csv_name,
+                 data_format, options, blocks_in_flight, pool));
   return std::unique_ptr<SampleSource>(
       new CsvSource(std::move(data_reader), std::move(label_reader),
                     std::move(data_specs), std::move(label_specs)));
@@ -149,10 +164,10 @@ absl::Status CsvSource::ReadSample(Batch* batch, int64_t row,
     bool label_end = false;
     ITERD_RETURN_IF_ERROR(label_reader_->Next(&values, &label_end));
     if (label_end) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("label_csv ", label_reader_->path(), " has only ",
-                       label_reader_->rows_read(), " rows: no label for row ",
-                       next_sample_id_, " of data_csv ", data_reader_->path()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "label_csv ", ShownName(label_reader_->name()), " has only ",
+          label_reader_->rows_read(), " rows: no label for row ",
+          next_sample_id_, " of data_csv ", ShownName(data_reader_->name())));
     }
     if (label_row.size() != values.size()) {
       return absl::InternalError(

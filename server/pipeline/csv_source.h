@@ -48,6 +48,16 @@ struct CsvSourceOptions {
   // Parsed blocks (~2 MB each) kept ahead per file; 0 means 4.
   int max_blocks_in_flight = 4;
   char delimiter = ',';
+  // How messages name data_csv and label_csv (relative to their data root);
+  // empty: the path itself.
+  std::string data_csv_name;
+  std::string label_csv_name;
+  // Applied to every file listed in a data_csv or label_csv folder (the
+  // daemon's data-root policy); null: none.
+  csv::EntryResolver resolve_entry;
+  // data_csv, label_csv and listed entries are canonical (resolved by the
+  // data-root policy): open them through io::HeldFile (see CsvReaderOptions).
+  bool hold_files = false;
 };
 
 class CsvSource final : public SampleSource {

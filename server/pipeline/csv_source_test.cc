@@ -15,6 +15,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string TempDir(const std::string& name) {
   const char* root = std::getenv("TEST_TMPDIR");
@@ -262,6 +263,69 @@ TEST(CsvSourceTest, RewindRestartsRowsAndIdsAtZero) {
   EXPECT_THAT(Values<float>(batch->data(0)), ElementsAre(0, 1, 2));
   ASSERT_TRUE((*source)->StartEpoch(1).ok());
   EXPECT_THAT(Fill(source->get(), batch.get(), &status), ElementsAre(0, 1, 2));
+}
+
+TEST(CsvSourceTest, ErrorsNameFilesByTheirNamesNotTheirPaths) {
+  const std::string dir = TempDir("names");
+  WriteFile(dir + "/d.csv", "1,2\n3\n");
+  WriteFile(dir + "/l.csv", "0\n");
+  ThreadPool pool(2);
+  CsvSourceOptions options = FloatOptions(dir + "/d.csv", {2});
+  options.data_csv_name = "sub/d.csv";
+  options.label_csv = dir + "/l.csv";
+  options.label_csv_name = "sub/l.csv";
+  auto source = CsvSource::Create(options, &pool);
+  ASSERT_TRUE(source.ok()) << source.status();
+  auto batch = MakeBatch(**source, 2);
+  absl::Status status;
+  Fill(source->get(), batch.get(), &status);
+  EXPECT_THAT(status.message(), HasSubstr("sub/d.csv:2: expected 2 values"));
+  EXPECT_THAT(status.message(), Not(HasSubstr(dir)));
+  options.data_csv = dir + "/missing.csv";
+  options.data_csv_name = "sub/missing.csv";
+  auto missing = CsvSource::Create(options, &pool);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("sub/missing.csv"));
+  EXPECT_THAT(missing.status().message(), Not(HasSubstr(dir)));
+}
+
+TEST(CsvSourceTest, FolderEntriesGoThroughTheResolver) {
+  const std::string dir = TempDir("folder_policy");
+  const std::string outside = TempDir("folder_policy_outside");
+  std::filesystem::create_directories(dir + "/folder");
+  WriteFile(dir + "/folder/a.csv", "1,2\n");
+  WriteFile(outside + "/secret.csv", "SECRET_TOKEN,2\n");
+  std::filesystem::create_symlink(outside + "/secret.csv",
+                                  dir + "/folder/b.csv");
+  ThreadPool pool(2);
+  CsvSourceOptions options = FloatOptions(dir + "/folder", {2});
+  options.data_csv_name = "folder";
+  options.resolve_entry =
+      [&](const std::string& path) -> absl::StatusOr<std::string> {
+    const std::string target = std::filesystem::canonical(path).string();
+    if (target.rfind(outside, 0) == 0) {
+      return absl::PermissionDeniedError("path 'folder/b.csv' is outside");
+    }
+    return target;
+  };
+  auto source = CsvSource::Create(options, &pool);
+  EXPECT_EQ(source.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(source.status().message(), HasSubstr("data_csv"));
+  EXPECT_THAT(source.status().message(), HasSubstr("folder/b.csv"));
+  EXPECT_THAT(source.status().message(), Not(HasSubstr("SECRET_TOKEN")));
+}
+
+TEST(CsvSourceTest, OverflowingShapeIsInvalidBeforeAnyAllocation) {
+  const std::string path = WriteFile(TempDir("overflow") + "/d.csv", "1\n");
+  ThreadPool pool(2);
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{int64_t{1} << 62, 4},
+        std::vector<int64_t>{3, 100000, 100000, 1000}}) {
+    auto source = CsvSource::Create(FloatOptions(path, shape), &pool);
+    EXPECT_EQ(source.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(source.status().message(), HasSubstr("data_shape"));
+    EXPECT_THAT(source.status().message(), Not(HasSubstr("got 0")));
+  }
 }
 
 }  // namespace

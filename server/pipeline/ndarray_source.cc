@@ -19,6 +19,10 @@ namespace {
 // permutations independent of other random draws seeded with the same seed.
 constexpr uint64_t kShuffleStream = 0x4E444172726179;  // "NDArray"
 
+// Most samples a source whose samples hold no bytes may have (its order is
+// the only memory they cost).
+constexpr int64_t kMaxEmptySamples = int64_t{1} << 24;
+
 // ---- Element conversion -----------------------------------------------------
 
 // IEEE binary16 <-> binary32, round to nearest even (F. Giesen's
@@ -255,6 +259,21 @@ absl::StatusOr<std::unique_ptr<NDArraySource>> NDArraySource::Create(
       (is_label ? source->sample_label_specs_ : source->sample_data_specs_)
           .push_back(std::move(spec));
     }
+  }
+  // The order costs 8 bytes per sample: samples must hold data, or a shape
+  // such as (2^40, 0), which holds none, would make the daemon allocate
+  // terabytes.
+  size_t bytes_per_sample = 0;
+  for (const std::vector<Input>* inputs :
+       {&source->data_inputs_, &source->label_inputs_}) {
+    for (const Input& input : *inputs)
+      bytes_per_sample += input.input_row_bytes;
+  }
+  if (bytes_per_sample == 0 && num_samples > kMaxEmptySamples) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ndarray.data '", first_name, "' has ", num_samples,
+                     " samples of 0 bytes; at most ", kMaxEmptySamples,
+                     " samples may be empty"));
   }
   // This part's contiguous range of ceil(N / P) samples.
   const int64_t per_part =

@@ -5,7 +5,11 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/csv/row_parser.h"
+#include "common/io/held_file.h"
+#include "common/status/input_text.h"
 #include "common/status/status_macros.h"
 #include "server/pipeline/batcher.h"
 #include "server/pipeline/csv_source.h"
@@ -40,59 +44,114 @@ std::vector<int64_t> ToVector(
   return std::vector<int64_t>(field.begin(), field.end());
 }
 
-absl::Status ValidateNDArray(const v1::NDArrayConfig& config) {
-  if (config.batch_size() <= 0) {
+absl::Status CheckBatchSize(absl::string_view field, int64_t batch_size) {
+  if (batch_size >= 1 && batch_size <= kMaxBatchSize) return absl::OkStatus();
+  return FieldError(field, absl::StrCat("must be in [1, ", kMaxBatchSize,
+                                        "], got ", batch_size));
+}
+
+absl::Status CheckParts(absl::string_view prefix, int num_parts,
+                        int part_index) {
+  if (num_parts < 0) {
     return FieldError(
-        "ndarray.batch_size",
-        absl::StrCat("must be positive, got ", config.batch_size()));
+        absl::StrCat(prefix, "num_parts"),
+        absl::StrCat("must be >= 0 (0 means 1), got ", num_parts));
   }
+  if (part_index < 0 || part_index >= std::max(num_parts, 1)) {
+    return FieldError(absl::StrCat(prefix, "part_index"),
+                      absl::StrCat("must be in [0, num_parts), got part_index ",
+                                   part_index, " of num_parts ", num_parts));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateNDArray(const v1::NDArrayConfig& config) {
+  ITERD_RETURN_IF_ERROR(
+      CheckBatchSize("ndarray.batch_size", config.batch_size()));
   if (config.data_size() == 0) {
     return FieldError("ndarray.data", "at least one data array is required");
   }
-  if (config.num_parts() < 0 || config.part_index() < 0 ||
-      (config.num_parts() > 0 && config.part_index() >= config.num_parts()) ||
-      (config.num_parts() == 0 && config.part_index() > 0)) {
-    return FieldError("ndarray.part_index",
-                      absl::StrCat("must be in [0, num_parts), got part_index ",
-                                   config.part_index(), " of num_parts ",
-                                   config.num_parts()));
+  if (!v1::LastBatchHandle_IsValid(config.last_batch_handle())) {
+    return FieldError("ndarray.last_batch_handle",
+                      absl::StrCat("must be PAD, DISCARD or ROLL_OVER, got ",
+                                   config.last_batch_handle()));
   }
-  for (const auto* arrays : {&config.data(), &config.label()}) {
-    for (const v1::ArraySource& array : *arrays) {
-      if (array.source_case() == v1::ArraySource::SOURCE_NOT_SET) {
-        return FieldError(absl::StrCat("ndarray array '", array.name(), "'"),
-                          "needs a path or an inline array");
+  if (config.dtype() != v1::DATA_TYPE_UNSPECIFIED) {
+    ITERD_RETURN_IF_ERROR(
+        FromProtoDType(config.dtype(), "ndarray.dtype").status());
+  }
+  ITERD_RETURN_IF_ERROR(
+      CheckParts("ndarray.", config.num_parts(), config.part_index()));
+  for (const bool is_label : {false, true}) {
+    const auto& arrays = is_label ? config.label() : config.data();
+    for (int i = 0; i < arrays.size(); ++i) {
+      const v1::ArraySource& array = arrays[i];
+      const std::string field =
+          absl::StrCat(is_label ? "ndarray.label[" : "ndarray.data[", i, "]");
+      ITERD_RETURN_IF_ERROR(CheckNameText(field + ".name", array.name()));
+      ITERD_RETURN_IF_ERROR(CheckNameText(field + ".npz_key", array.npz_key()));
+      switch (array.source_case()) {
+        case v1::ArraySource::kPath:
+          if (array.path().empty()) {
+            return FieldError(field + ".path", "is required");
+          }
+          ITERD_RETURN_IF_ERROR(CheckPathText(field + ".path", array.path()));
+          break;
+        case v1::ArraySource::kInline:
+          break;  // Checked by DeclaredInlineArrays before the upload.
+        default:
+          return FieldError(field, "needs a path or an inline array");
       }
     }
   }
   return absl::OkStatus();
 }
 
+// The output dtype of a CSV pipeline; InvalidArgument naming csv.dtype.
+absl::StatusOr<DType> CsvDType(const v1::CSVConfig& config) {
+  if (config.dtype() == v1::DATA_TYPE_UNSPECIFIED) return DType::kFloat32;
+  absl::StatusOr<DType> dtype = FromProtoDType(config.dtype(), "csv.dtype");
+  if (dtype.ok() && (*dtype == DType::kFloat32 || *dtype == DType::kInt32 ||
+                     *dtype == DType::kInt64)) {
+    return dtype;
+  }
+  return FieldError(
+      "csv.dtype",
+      absl::StrCat("must be FLOAT32, INT32 or INT64, got ", config.dtype()));
+}
+
+// csv.label_shape as the source reads it: empty means (1,).
+std::vector<int64_t> CsvLabelShape(const v1::CSVConfig& config) {
+  if (config.label_shape().empty()) return {1};
+  return std::vector<int64_t>(config.label_shape().begin(),
+                              config.label_shape().end());
+}
+
 absl::Status ValidateCsv(const v1::CSVConfig& config) {
-  if (config.data_csv().empty())
+  ITERD_RETURN_IF_ERROR(CheckPathText("csv.data_csv", config.data_csv()));
+  ITERD_RETURN_IF_ERROR(CheckPathText("csv.label_csv", config.label_csv()));
+  if (config.data_csv().empty()) {
     return FieldError("csv.data_csv", "is required");
-  if (config.batch_size() <= 0) {
-    return FieldError("csv.batch_size", absl::StrCat("must be positive, got ",
-                                                     config.batch_size()));
   }
-  if (config.data_shape_size() == 0) {
-    return FieldError("csv.data_shape", "is required");
-  }
-  for (int64_t dim : config.data_shape()) {
-    if (dim <= 0)
-      return FieldError("csv.data_shape", "dimensions must be positive");
-  }
-  for (int64_t dim : config.label_shape()) {
-    if (dim <= 0)
-      return FieldError("csv.label_shape", "dimensions must be positive");
-  }
-  const v1::DataType dtype = config.dtype();
-  if (dtype != v1::DATA_TYPE_UNSPECIFIED && dtype != v1::FLOAT32 &&
-      dtype != v1::INT32 && dtype != v1::INT64) {
-    return FieldError("csv.dtype", "must be float32, int32 or int64");
-  }
+  ITERD_RETURN_IF_ERROR(CheckBatchSize("csv.batch_size", config.batch_size()));
+  ITERD_ASSIGN_OR_RETURN(const DType dtype, CsvDType(config));
+  ITERD_RETURN_IF_ERROR(
+      CheckSampleShape("csv.data_shape",
+                       std::vector<int64_t>(config.data_shape().begin(),
+                                            config.data_shape().end()),
+                       dtype, 1));
+  ITERD_RETURN_IF_ERROR(
+      CheckSampleShape("csv.label_shape", CsvLabelShape(config), dtype, 1));
   if (config.delimiter().size() > 1) {
-    return FieldError("csv.delimiter", "must be one character");
+    return FieldError("csv.delimiter",
+                      absl::StrCat("must be one character, got ",
+                                   QuoteInput(config.delimiter())));
+  }
+  csv::RowFormat format;
+  format.delimiter = config.delimiter().empty() ? ',' : config.delimiter()[0];
+  format.dtype = dtype;
+  if (absl::Status row = csv::ValidateRowFormat(format); !row.ok()) {
+    return absl::Status(row.code(), absl::StrCat("csv.", row.message()));
   }
   return absl::OkStatus();
 }
@@ -107,6 +166,7 @@ std::string ArrayName(const v1::ArraySource& array, int position, int count,
 }
 
 absl::StatusOr<std::vector<NamedArray>> LoadArrays(
+    absl::string_view repeated_field,
     const google::protobuf::RepeatedPtrField<v1::ArraySource>& sources,
     const std::string& base_name, std::vector<Array>* uploads,
     size_t* next_upload, const PipelineEnvironment& environment) {
@@ -118,13 +178,22 @@ absl::StatusOr<std::vector<NamedArray>> LoadArrays(
     if (source.has_inline_()) {
       named.array = std::move((*uploads)[(*next_upload)++]);
     } else {
-      ITERD_ASSIGN_OR_RETURN(std::string path,
-                             environment.resolve_path(source.path()));
-      const bool is_npz =
-          path.size() > 4 && path.substr(path.size() - 4) == ".npz";
+      const std::string field = absl::StrCat(repeated_field, "[", i, "].path");
+      ITERD_ASSIGN_OR_RETURN(const ResolvedFile file,
+                             ResolveField(environment, field, source.path()));
+      // Opened by a descriptor checked to be the resolved file: a directory
+      // swapped for a symlink since the policy resolved it is refused.
+      ITERD_ASSIGN_OR_RETURN(
+          const io::HeldFile held,
+          io::HeldFile::Open(file.path, ShownName(file.name)));
+      const bool is_npz = absl::EndsWith(file.path, ".npz");
       absl::StatusOr<Array> loaded =
-          is_npz ? LoadNpz(path, source.npz_key()) : LoadNpy(path);
-      if (!loaded.ok()) return loaded.status();
+          is_npz ? LoadNpz(held.path(), source.npz_key())
+                 : LoadNpy(held.path());
+      // The loaders name the file by the path they opened.
+      if (!loaded.ok()) {
+        return NameFileIn(loaded.status(), {held.path(), file.name});
+      }
       named.array = *std::move(loaded);
     }
     arrays.push_back(std::move(named));
@@ -141,11 +210,11 @@ absl::StatusOr<OpenedPipeline> OpenNDArray(
   const std::string data_name = DataName(config);
   const std::string label_name = LabelName(config);
   ITERD_ASSIGN_OR_RETURN(options.data,
-                         LoadArrays(ndarray.data(), data_name, &uploads,
-                                    &next_upload, environment));
-  ITERD_ASSIGN_OR_RETURN(options.label,
-                         LoadArrays(ndarray.label(), label_name, &uploads,
-                                    &next_upload, environment));
+                         LoadArrays("ndarray.data", ndarray.data(), data_name,
+                                    &uploads, &next_upload, environment));
+  ITERD_ASSIGN_OR_RETURN(
+      options.label, LoadArrays("ndarray.label", ndarray.label(), label_name,
+                                &uploads, &next_upload, environment));
   options.shuffle = ndarray.shuffle();
   options.seed = ndarray.seed();
   if (options.seed == 0) options.seed = std::random_device()() | 1u;
@@ -199,19 +268,39 @@ absl::StatusOr<OpenedPipeline> OpenCsv(const v1::PipelineConfig& config,
                                        const PipelineEnvironment& environment) {
   const v1::CSVConfig& csv = config.csv();
   CsvSourceOptions options;
-  ITERD_ASSIGN_OR_RETURN(options.data_csv,
-                         environment.resolve_path(csv.data_csv()));
-  if (!csv.label_csv().empty() && csv.label_csv() != "NULL") {
-    ITERD_ASSIGN_OR_RETURN(options.label_csv,
-                           environment.resolve_path(csv.label_csv()));
-  }
+  ITERD_ASSIGN_OR_RETURN(options.dtype, CsvDType(csv));
   options.data_shape = ToVector(csv.data_shape());
   options.label_shape = ToVector(csv.label_shape());
-  options.dtype = DType::kFloat32;
-  if (csv.dtype() != v1::DATA_TYPE_UNSPECIFIED) {
-    ITERD_ASSIGN_OR_RETURN(options.dtype,
-                           FromProtoDType(csv.dtype(), "csv.dtype"));
+  const bool has_labels = !csv.label_csv().empty() && csv.label_csv() != "NULL";
+  // Checked before any file is opened or block parsed: a row as large as the
+  // shapes say is allocated by the parser.
+  std::vector<TensorSpec> samples = {{options.dtype, options.data_shape}};
+  // Without a label file every label is one scalar 0.
+  samples.push_back({options.dtype,
+                     has_labels ? CsvLabelShape(csv) : std::vector<int64_t>{}});
+  samples.push_back({DType::kInt64, {}});  // The batch's index: row numbers.
+  ITERD_RETURN_IF_ERROR(
+      CheckBatchBytes("csv.batch_size, csv.data_shape and csv.label_shape",
+                      csv.batch_size(), samples, environment));
+  ITERD_ASSIGN_OR_RETURN(
+      const ResolvedFile data_csv,
+      ResolveField(environment, "csv.data_csv", csv.data_csv()));
+  options.data_csv = data_csv.path;
+  options.data_csv_name = data_csv.name;
+  if (has_labels) {
+    ITERD_ASSIGN_OR_RETURN(
+        const ResolvedFile label_csv,
+        ResolveField(environment, "csv.label_csv", csv.label_csv()));
+    options.label_csv = label_csv.path;
+    options.label_csv_name = label_csv.name;
   }
+  // Files listed in a folder obey the data roots too: a symlink in the
+  // folder that leads outside them is refused.
+  options.resolve_entry =
+      [resolve = environment.resolve_path](const std::string& path) {
+        return resolve(path);
+      };
+  options.hold_files = true;
   const int depth = csv.prefetch_buffer() > 0
                         ? csv.prefetch_buffer()
                         : (config.prefetch_buffer() > 0
@@ -248,6 +337,8 @@ absl::Status ValidatePipelineConfig(const v1::PipelineConfig& config) {
                               ", got ", depth));
     }
   }
+  ITERD_RETURN_IF_ERROR(CheckNameText("data_name", config.data_name()));
+  ITERD_RETURN_IF_ERROR(CheckNameText("label_name", config.label_name()));
   switch (config.kind_case()) {
     case v1::PipelineConfig::kNdarray:
       return ValidateNDArray(config.ndarray());
@@ -320,7 +411,11 @@ absl::StatusOr<std::vector<InlineArraySpec>> DeclaredInlineArrays(
       ITERD_ASSIGN_OR_RETURN(spec.dtype, FromProtoDType(array.inline_().dtype(),
                                                         field + " dtype"));
       spec.shape = ToVector(array.inline_().shape());
-      if (spec.shape.empty()) return FieldError(field, "needs a shape");
+      if (spec.shape.empty() ||
+          spec.shape.size() > static_cast<size_t>(kMaxShapeRank)) {
+        return FieldError(field, absl::StrCat("needs a shape of 1 to ",
+                                              kMaxShapeRank, " dimensions"));
+      }
       ITERD_ASSIGN_OR_RETURN(spec.byte_size,
                              ShapeBytes(spec.shape, spec.dtype, field));
       specs.push_back(std::move(spec));
@@ -333,13 +428,13 @@ absl::StatusOr<OpenedPipeline> OpenPipeline(
     const v1::PipelineConfig& config, std::vector<Array> uploads,
     const PipelineEnvironment& environment) {
   ITERD_RETURN_IF_ERROR(ValidatePipelineConfig(config));
-  if (config.has_image_record()) return OpenImageRecord(config, environment);
-  if (config.has_image_iter()) return OpenImageIter(config, environment);
   absl::StatusOr<OpenedPipeline> opened =
-      config.has_ndarray()
+      config.has_image_record() ? OpenImageRecord(config, environment)
+      : config.has_image_iter() ? OpenImageIter(config, environment)
+      : config.has_ndarray()
           ? OpenNDArray(config, std::move(uploads), environment)
           : OpenCsv(config, environment);
-  if (!opened.ok()) return opened.status();
+  if (!opened.ok()) return NameFilesRelative(opened.status(), environment);
   return opened;
 }
 

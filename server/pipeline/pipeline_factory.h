@@ -36,6 +36,9 @@ struct PipelineEnvironment {
   // Maps a client path to an absolute path under the data roots
   // (PermissionDenied/NotFound).
   std::function<absl::StatusOr<std::string>(absl::string_view)> resolve_path;
+  // How messages name a path resolve_path returned: relative to its data root,
+  // so that errors never tell the root's location. Null: the path as given.
+  std::function<std::string(absl::string_view)> relative_name;
   ThreadPool* pool = nullptr;
   int default_prefetch_buffer = 4;
   uint64_t max_batch_bytes = 0;  // 0 = no limit.

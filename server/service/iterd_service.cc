@@ -83,6 +83,9 @@ pipeline::PipelineEnvironment IterdServiceImpl::Environment() const {
   environment.resolve_path = [this](absl::string_view path) {
     return paths_.Resolve(path);
   };
+  environment.relative_name = [this](absl::string_view path) {
+    return paths_.RelativeName(path);
+  };
   environment.pool = pool_;
   environment.default_prefetch_buffer =
       config_.limits().default_prefetch_buffer();

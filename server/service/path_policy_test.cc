@@ -14,6 +14,7 @@ namespace iterd::service {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class PathPolicyTest : public ::testing::Test {
  protected:
@@ -75,6 +76,58 @@ TEST_F(PathPolicyTest, SymlinkLeavingTheRootIsPermissionDenied) {
   auto resolved = policy->Resolve("escape.csv");
   EXPECT_EQ(resolved.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(resolved.status().message(), HasSubstr("symlink"));
+  // Neither where the link leads nor the root's location is told.
+  EXPECT_THAT(resolved.status().message(), Not(HasSubstr("secret")));
+  EXPECT_THAT(resolved.status().message(), Not(HasSubstr(base_)));
+}
+
+TEST_F(PathPolicyTest, AbsolutePathsInsideARootAreNamedRelativeToIt) {
+  auto policy = PathPolicy::Create({root_});
+  ASSERT_TRUE(policy.ok());
+  for (const std::string name : {"escape.csv", "sub/missing.csv"}) {
+    auto resolved = policy->Resolve(root_ + "/" + name);
+    ASSERT_FALSE(resolved.ok());
+    EXPECT_THAT(resolved.status().message(), HasSubstr("'" + name + "'"));
+    EXPECT_THAT(resolved.status().message(), Not(HasSubstr(root_)));
+  }
+}
+
+TEST_F(PathPolicyTest, RelativeNameIsRelativeToTheRootOfThePath) {
+  auto policy = PathPolicy::Create({root_ + "/sub", base_});
+  ASSERT_TRUE(policy.ok());
+  auto resolved = policy->Resolve("data.csv");
+  ASSERT_TRUE(resolved.ok());
+  EXPECT_EQ(policy->RelativeName(*resolved), "data.csv");
+  EXPECT_EQ(policy->RelativeName(base_ + "/secret.csv"), "secret.csv");
+  EXPECT_EQ(policy->RelativeName(base_), ".");
+}
+
+TEST_F(PathPolicyTest, OutsideMessagesDoNotNameTheRoots) {
+  auto policy = PathPolicy::Create({root_});
+  ASSERT_TRUE(policy.ok());
+  auto resolved = policy->Resolve("../secret.csv");
+  EXPECT_THAT(resolved.status().message(), Not(HasSubstr(root_)));
+}
+
+TEST_F(PathPolicyTest, PathWithANulByteIsInvalidNotTruncated) {
+  auto policy = PathPolicy::Create({root_});
+  ASSERT_TRUE(policy.ok());
+  // Cut at the NUL this would be the existing sub/data.csv.
+  auto resolved = policy->Resolve(std::string("sub/data.csv\0.txt", 17));
+  EXPECT_EQ(resolved.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(resolved.status().message(), HasSubstr("NUL"));
+}
+
+TEST_F(PathPolicyTest, HugePathIsInvalidAndQuotedShort) {
+  auto policy = PathPolicy::Create({root_});
+  ASSERT_TRUE(policy.ok());
+  auto resolved = policy->Resolve(std::string(1 << 20, 'a'));
+  EXPECT_EQ(resolved.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(resolved.status().message().size(), 400u);
+  // Just under the limit but outside: still quoted short.
+  auto outside = policy->Resolve("/" + std::string(4000, 'b'));
+  EXPECT_EQ(outside.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_LT(outside.status().message().size(), 400u);
 }
 
 TEST_F(PathPolicyTest, SymlinkInsideTheRootIsAllowed) {
