@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <limits>
 #include <numeric>
 #include <opencv2/imgproc.hpp>
@@ -341,6 +342,15 @@ absl::Status ImageIterSource::ClaimJobs(int64_t count, std::vector<Job>* jobs) {
 }
 
 void ImageIterSource::Decode(Job* job, Batch* batch) const {
+  try {
+    DecodeOrThrow(job, batch);
+  } catch (const std::exception& error) {
+    ITERD_LOG(WARNING) << "ImageIter: " << error.what();
+    job->status = image::ExceptionStatus(error);
+  }
+}
+
+void ImageIterSource::DecodeOrThrow(Job* job, Batch* batch) const {
   const Sample* sample = job->sample;
   absl::string_view record = job->record;
   absl::string_view image_bytes;
@@ -390,8 +400,8 @@ void ImageIterSource::Decode(Job* job, Batch* batch) const {
     job->fatal = true;
     return;
   }
-  absl::StatusOr<cv::Mat> bgr =
-      image::DecodeImage(image_bytes, image::kDecodeColor);
+  absl::StatusOr<cv::Mat> bgr = image::DecodeImage(
+      image_bytes, image::kDecodeColor, options_.max_image_pixels);
   if (!bgr.ok()) {
     job->status = bgr.status();
     return;

@@ -282,6 +282,7 @@ absl::StatusOr<OpenedPipeline> OpenImageRecord(
     ITERD_ASSIGN_OR_RETURN(options.path_imgidx,
                            environment.resolve_path(record.path_imgidx()));
   }
+  options.max_image_pixels = environment.max_image_pixels;
   if (!record.path_imglist().empty()) {
     ITERD_ASSIGN_OR_RETURN(options.path_imglist,
                            environment.resolve_path(record.path_imglist()));

@@ -123,7 +123,9 @@ absl::StatusOr<std::vector<NamedArray>> LoadArrays(
       const bool is_npz =
           path.size() > 4 && path.substr(path.size() - 4) == ".npz";
       absl::StatusOr<Array> loaded =
-          is_npz ? LoadNpz(path, source.npz_key()) : LoadNpy(path);
+          is_npz ? LoadNpz(path, source.npz_key(),
+                           environment.max_npz_member_bytes)
+                 : LoadNpy(path);
       if (!loaded.ok()) return loaded.status();
       named.array = *std::move(loaded);
     }
