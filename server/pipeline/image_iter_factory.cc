@@ -146,6 +146,7 @@ absl::StatusOr<OpenedPipeline> OpenImageIter(
                          ResolveIfSet(image_iter.path_imgrec(), environment));
   ITERD_ASSIGN_OR_RETURN(options.path_imgidx,
                          ResolveIfSet(image_iter.path_imgidx(), environment));
+  options.imgidx_name = image_iter.path_imgidx();
   options.max_image_pixels = environment.max_image_pixels;
   ITERD_ASSIGN_OR_RETURN(options.path_imglist,
                          ResolveIfSet(image_iter.path_imglist(), environment));

@@ -21,6 +21,7 @@
 #include "common/recordio/index.h"
 #include "common/recordio/irheader.h"
 #include "common/status/status_macros.h"
+#include "server/pipeline/image_record_order.h"
 
 namespace iterd::pipeline {
 namespace {
@@ -194,6 +195,9 @@ absl::Status ImageIterSource::BuildSamples() {
   if (!o.path_imgidx.empty()) {
     ITERD_ASSIGN_OR_RETURN(recordio::RecordIndex loaded,
                            recordio::RecordIndex::Load(o.path_imgidx));
+    ITERD_RETURN_IF_ERROR(CheckIndexOffsets(
+        loaded, o.imgidx_name.empty() ? o.path_imgidx : o.imgidx_name,
+        records_->size()));
     index = std::make_unique<recordio::RecordIndex>(std::move(loaded));
   }
   std::vector<Sample> all;

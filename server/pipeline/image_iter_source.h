@@ -69,6 +69,8 @@ struct ImageIterSourceOptions {
   std::string path_imgrec;
   std::string path_imgidx;
   std::string path_imglist;
+  // The .idx as the client named it, for messages (empty: path_imgidx).
+  std::string imgidx_name;
   // Largest pixel count an image's header may declare (limits.
   // max_image_pixels); larger images are bad images, refused before decoding.
   uint64_t max_image_pixels = image::kDefaultMaxImagePixels;

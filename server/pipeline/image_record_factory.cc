@@ -281,6 +281,7 @@ absl::StatusOr<OpenedPipeline> OpenImageRecord(
   if (!record.path_imgidx().empty()) {
     ITERD_ASSIGN_OR_RETURN(options.path_imgidx,
                            environment.resolve_path(record.path_imgidx()));
+    options.imgidx_name = record.path_imgidx();
   }
   options.max_image_pixels = environment.max_image_pixels;
   if (!record.path_imglist().empty()) {

@@ -132,6 +132,9 @@ absl::StatusOr<std::unique_ptr<ImageRecordSource>> ImageRecordSource::Create(
   if (indexed) {
     ITERD_ASSIGN_OR_RETURN(recordio::RecordIndex index,
                            recordio::RecordIndex::Load(opts.path_imgidx));
+    ITERD_RETURN_IF_ERROR(CheckIndexOffsets(
+        index, opts.imgidx_name.empty() ? opts.path_imgidx : opts.imgidx_name,
+        source->file_->size()));
     order_options.indexed = true;
     order_options.sorted_offsets = index.SortedOffsets();
   }

@@ -72,6 +72,8 @@ struct ImageRecordSourceOptions {
   std::string path_imgrec;
   std::string path_imglist;
   std::string path_imgidx;
+  // The .idx as the client named it, for messages (empty: path_imgidx).
+  std::string imgidx_name;
   int label_width = 1;
   // Largest pixel count an image's header may declare (limits.
   // max_image_pixels); larger images are bad records, refused before
