@@ -119,9 +119,9 @@ absl::StatusOr<std::string> EncodePng(const cv::Mat& image, int quality) {
     if (!cv::imencode(".png", image, png, params)) {
       return absl::InvalidArgumentError("PNG encode failed");
     }
-  } catch (const cv::Exception& error) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("PNG encode failed: ", error.what()));
+  } catch (const std::exception&) {  // OpenCV's text is not for clients.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "PNG encode of a ", image.cols, "x", image.rows, " image failed"));
   }
   return std::string(png.begin(), png.end());
 }

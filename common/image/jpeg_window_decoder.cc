@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 
 // After <cstddef> and <cstdio>: jpeglib.h uses size_t and FILE undeclared.
 #include <jpeglib.h>
@@ -160,8 +161,9 @@ absl::StatusOr<cv::Mat> DecodeJpegWindow(absl::string_view jpeg,
   cv::Mat strip;
   try {
     strip.create(window.height, strip_columns, CV_8UC(components));
-  } catch (const cv::Exception& error) {
-    return absl::ResourceExhaustedError(error.what());
+  } catch (const std::exception&) {  // Out of memory.
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "cannot allocate a ", strip_columns, "x", window.height, " strip"));
   }
   WindowRequest request;
   request.data = reinterpret_cast<const unsigned char*>(jpeg.data());

@@ -273,8 +273,10 @@ absl::StatusOr<cv::Mat> ImageRecordSource::Decode(
         image.create(image::JpegDecoder::ScaledDimension(header->height, scale),
                      image::JpegDecoder::ScaledDimension(header->width, scale),
                      CV_8UC(image::ChannelCount(order)));
-      } catch (const cv::Exception& error) {
-        return absl::ResourceExhaustedError(error.what());
+      } catch (const std::exception&) {  // Out of memory.
+        return absl::ResourceExhaustedError(
+            absl::StrCat("cannot allocate a ", header->width / scale, "x",
+                         header->height / scale, " image"));
       }
       const absl::Status decoded = decoder->Decode(
           bytes, order, scale,
