@@ -82,7 +82,6 @@ absl::StatusOr<cv::Mat> DecodeJpeg(absl::string_view bytes, int flag,
   ITERD_ASSIGN_OR_RETURN(JpegDecoder * decoder, ThreadJpegDecoder());
   absl::StatusOr<JpegHeader> header = decoder->ReadHeader(bytes);
   if (!header.ok()) return NotDecodable(bytes, header.status().message());
-  if (header->IsCmyk()) return cv::Mat();  // libjpeg-turbo can't convert it.
   PixelOrder order = PixelOrder::kBgr;
   if (flag == kDecodeGray || (flag == kDecodeUnchanged &&
                               header->color_space == JpegColorSpace::kGray)) {
@@ -93,6 +92,7 @@ absl::StatusOr<cv::Mat> DecodeJpeg(absl::string_view bytes, int flag,
   const absl::Status size_ok =
       CheckPixelCount(header->width, header->height, max_pixels);
   if (!size_ok.ok()) return NotDecodable(bytes, size_ok.message());
+  if (header->IsCmyk()) return cv::Mat();  // libjpeg-turbo can't convert it.
   cv::Mat image;
   try {
     image.create(header->height, header->width, CV_8UC(ChannelCount(order)));

@@ -185,6 +185,25 @@ TEST(DecodeImageTest, DecompressionBombsAreRefusedFromTheHeader) {
   EXPECT_THAT(image.status().message(), HasSubstr("limits.max_image_pixels"));
 }
 
+TEST(DecodeImageTest, ExtraneousBytesBetweenSegmentsAreSkippedAsLibjpegDoes) {
+  const auto images = Load("f_images");
+  ASSERT_FALSE(images.empty());
+  // Three stray bytes after the APP0 segment: libjpeg warns and decodes.
+  const std::string& good = images[0].content;
+  const size_t app0_end = 4 + ((static_cast<uint8_t>(good[4]) << 8) |
+                               static_cast<uint8_t>(good[5]));
+  std::string stray = good;
+  stray.insert(app0_end, "\x01\x02\x03");
+  auto image = DecodeImage(stray, kDecodeColor);
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_EQ(MaxAbsDiff(*image, OpenCvDecode(good, 1)), 0.0);
+  // The size check reads past them too.
+  std::string bomb = testing::WithJpegFrameSize(good, 30000, 30000);
+  bomb.insert(app0_end, "\x01\x02\x03");
+  image = DecodeImage(bomb, kDecodeColor);
+  EXPECT_THAT(image.status().message(), HasSubstr("declares 30000x30000"));
+}
+
 TEST(DecodeImageTest, MaxPixelsIsInclusive) {
   const cv::Mat image(10, 30, CV_8UC3, cv::Scalar(1, 2, 3));
   for (const std::string& bytes :

@@ -26,11 +26,15 @@ uint32_t Little32(absl::string_view b, size_t i) {
 }
 
 // Markers FF xx after SOI; the frame header (SOF0..SOF15 but DHT C4, JPG C8,
-// DAC CC) holds height and width at +5 and +7 of its FF.
+// DAC CC) holds height and width at +5 and +7 of its FF. Bytes between
+// segments are skipped up to the next FF, as libjpeg does (with a warning).
 std::optional<DeclaredSize> JpegSize(absl::string_view b) {
   size_t i = 2;
   while (i + 1 < b.size()) {
-    if (At(b, i) != 0xFF) return std::nullopt;
+    if (At(b, i) != 0xFF) {
+      ++i;
+      continue;
+    }
     const uint8_t marker = At(b, i + 1);
     if (marker == 0xFF) {  // Fill byte.
       ++i;
@@ -186,6 +190,9 @@ absl::Status CheckPixelCount(uint64_t width, uint64_t height,
 absl::Status CheckDeclaredImageSize(absl::string_view bytes,
                                     uint64_t max_pixels) {
   const std::optional<DeclaredSize> size = ReadDeclaredSize(bytes);
+  const bool jpeg =
+      bytes.size() >= 2 && At(bytes, 0) == 0xFF && At(bytes, 1) == 0xD8;
+  if (!size.has_value() && jpeg) return absl::OkStatus();
   if (!size.has_value()) {
     return absl::InvalidArgumentError(
         "unknown image format or unreadable header (iterd decodes JPEG, PNG, "

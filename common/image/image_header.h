@@ -46,7 +46,10 @@ absl::Status CheckPixelCount(uint64_t width, uint64_t height,
 
 // OK when `bytes` is in a known format whose declared size is within
 // `max_pixels`; otherwise InvalidArgument as CheckPixelCount, or "unknown
-// image format" for bytes whose size cannot be read from a header.
+// image format" for bytes whose size cannot be read from a header. A JPEG
+// whose frame header this walk does not find is left to the caller, which
+// must check TurboJPEG's header with CheckPixelCount before allocating
+// (DecodeImage does).
 absl::Status CheckDeclaredImageSize(absl::string_view bytes,
                                     uint64_t max_pixels);
 

@@ -85,8 +85,11 @@ absl::StatusOr<JpegHeader> JpegDecoder::ReadHeader(absl::string_view jpeg) {
   // does not write through it.
   auto* data = const_cast<unsigned char*>(
       reinterpret_cast<const unsigned char*>(jpeg.data()));
+  // A warning (e.g. stray bytes between segments, which libjpeg skips) comes
+  // back as -1 after a complete header; cv::imdecode accepts it, so do we.
   if (tjDecompressHeader3(handle_, data, jpeg.size(), &width, &height,
-                          &subsampling, &color_space) != 0) {
+                          &subsampling, &color_space) != 0 &&
+      tjGetErrorCode(handle_) != TJERR_WARNING) {
     const std::string reason = tjGetErrorStr2(handle_);
     // tjDecompressHeader3 returns from libjpeg's error longjmp without
     // aborting the decompressor, which stays mid-header.
