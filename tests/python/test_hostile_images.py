@@ -4,6 +4,7 @@ Each hostile open or file must give a clean status (or a counted skip), fast, an
 well-behaved client must still get correct batches from the same daemon. The files are tiny:
 the bombs are small real images whose headers claim a huge size.
 """
+import io
 import os
 import struct
 import time
@@ -218,9 +219,9 @@ def test_a_jpeg_libjpeg_refuses_does_not_poison_later_decodes(limits_daemon):
 
 
 def npy_bytes(array):
-    path_free = __import__("io").BytesIO()
-    np.save(path_free, array)
-    return path_free.getvalue()
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 def write_npz(path, member_bytes, declared_size=None):
@@ -229,12 +230,14 @@ def write_npz(path, member_bytes, declared_size=None):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("a.npy", member_bytes)
     if declared_size is not None:
-        data = bytearray(open(path, "rb").read())
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
         local = data.index(b"PK\x03\x04")
         central = data.index(b"PK\x01\x02")
         data[local + 22:local + 26] = struct.pack("<I", declared_size)
         data[central + 24:central + 28] = struct.pack("<I", declared_size)
-        open(path, "wb").write(bytes(data))
+        with open(path, "wb") as f:
+            f.write(bytes(data))
 
 
 def open_npz(address, name):
