@@ -189,11 +189,10 @@ limits { max_image_pixels: 8589934592 max_npz_member_bytes: 1000000 worker_threa
 
 @pytest.fixture(scope="module")
 def limits_daemon(tmp_path_factory):
-    data_root = tmp_path_factory.mktemp("limits_root")
-    config_path = tmp_path_factory.mktemp("limits_config") / "iterd.textproto"
-    config_path.write_text(LIMITS_CONFIG)
-    log_path = tmp_path_factory.mktemp("limits_log") / "iterd.stderr"
-    running = start_daemon(data_root, log_path, ["--config=%s" % config_path])
+    root = tmp_path_factory.mktemp("limits")
+    config = root / "limits.textproto"
+    config.write_text(LIMITS_CONFIG)
+    running = start_daemon(root, root / "iterd.log", ["--config=%s" % config])
     yield running
     stop_daemon(running)
 
