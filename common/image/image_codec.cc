@@ -1,8 +1,10 @@
 #include "common/image/image_codec.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/types/span.h"
 #include "common/image/exif_orientation.h"
+#include "common/image/image_header.h"
 #include "common/image/jpeg_decoder.h"
 #include "common/image/jpeg_encoder.h"
 #include "common/status/status_macros.h"
@@ -21,7 +24,6 @@ namespace iterd::image {
 namespace {
 
 constexpr size_t kBytesShownInErrors = 8;
-constexpr uint64_t kMaxDecodePixels = uint64_t{1} << 30;
 
 absl::Status NotDecodable(absl::string_view bytes, absl::string_view reason) {
   std::string start;
@@ -56,43 +58,47 @@ absl::StatusOr<JpegEncoder*> ThreadJpegEncoder() {
 absl::StatusOr<cv::Mat> DecodeWithOpenCv(absl::string_view bytes, int flag) {
   // cv::imdecode asserts (throws) on an empty buffer.
   if (bytes.empty()) return NotDecodable(bytes, "");
+  if (bytes.size() > static_cast<size_t>(INT_MAX)) {
+    return NotDecodable(bytes, "larger than 2 GiB");
+  }
   cv::Mat image;
   try {
     // imdecode only reads the buffer; the Mat header just cannot say const.
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1,
                          const_cast<char*>(bytes.data()));
     image = cv::imdecode(buffer, flag);
-  } catch (const cv::Exception& error) {
-    return NotDecodable(bytes, error.what());
+  } catch (const std::exception&) {
+    // OpenCV's text (a source path and an assertion) means nothing to a
+    // client, and an out-of-memory is this image's fault too.
+    return NotDecodable(bytes, "the decoder failed");
   }
   if (image.empty()) return NotDecodable(bytes, "");
   return image;
 }
 
 // Returns an empty Mat (and OK) when the JPEG must go to OpenCV instead.
-absl::StatusOr<cv::Mat> DecodeJpeg(absl::string_view bytes, int flag) {
+absl::StatusOr<cv::Mat> DecodeJpeg(absl::string_view bytes, int flag,
+                                   uint64_t max_pixels) {
   ITERD_ASSIGN_OR_RETURN(JpegDecoder * decoder, ThreadJpegDecoder());
   absl::StatusOr<JpegHeader> header = decoder->ReadHeader(bytes);
   if (!header.ok()) return NotDecodable(bytes, header.status().message());
-  if (header->IsCmyk()) return cv::Mat();  // libjpeg-turbo can't convert it.
   PixelOrder order = PixelOrder::kBgr;
   if (flag == kDecodeGray || (flag == kDecodeUnchanged &&
                               header->color_space == JpegColorSpace::kGray)) {
     order = PixelOrder::kGray;
   }
-  // A header can claim up to 65500x65500; refuse what OpenCV refuses (its
-  // CV_IO_MAX_IMAGE_PIXELS default) before allocating for it.
-  if (static_cast<uint64_t>(header->width) * header->height >
-      kMaxDecodePixels) {
-    return NotDecodable(
-        bytes, absl::StrCat("JPEG of ", header->width, "x", header->height,
-                            " exceeds the pixel limit"));
-  }
+  // TurboJPEG's header may differ from our marker walk (DecodeImage's check):
+  // the allocation below follows TurboJPEG's.
+  const absl::Status size_ok =
+      CheckPixelCount(header->width, header->height, max_pixels);
+  if (!size_ok.ok()) return NotDecodable(bytes, size_ok.message());
+  if (header->IsCmyk()) return cv::Mat();  // libjpeg-turbo can't convert it.
   cv::Mat image;
   try {
     image.create(header->height, header->width, CV_8UC(ChannelCount(order)));
-  } catch (const cv::Exception& error) {  // Out of memory.
-    return absl::ResourceExhaustedError(error.what());
+  } catch (const std::exception&) {  // Out of memory.
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "cannot allocate a ", header->width, "x", header->height, " image"));
   }
   const absl::Status decoded = decoder->Decode(
       bytes, order, /*scale_denominator=*/1,
@@ -113,9 +119,9 @@ absl::StatusOr<std::string> EncodePng(const cv::Mat& image, int quality) {
     if (!cv::imencode(".png", image, png, params)) {
       return absl::InvalidArgumentError("PNG encode failed");
     }
-  } catch (const cv::Exception& error) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("PNG encode failed: ", error.what()));
+  } catch (const std::exception&) {  // OpenCV's text is not for clients.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "PNG encode of a ", image.cols, "x", image.rows, " image failed"));
   }
   return std::string(png.begin(), png.end());
 }
@@ -138,16 +144,31 @@ absl::StatusOr<std::string> EncodeJpeg(const cv::Mat& image, int quality) {
 
 }  // namespace
 
-absl::StatusOr<cv::Mat> DecodeImage(absl::string_view bytes, int flag) {
+absl::StatusOr<cv::Mat> DecodeImage(absl::string_view bytes, int flag,
+                                    uint64_t max_pixels) {
   if (flag != kDecodeUnchanged && flag != kDecodeGray && flag != kDecodeColor) {
     return absl::InvalidArgumentError(
         absl::StrCat("image decode flag must be -1, 0 or 1, got ", flag));
   }
+  if (bytes.empty()) return NotDecodable(bytes, "");
+  // Decided from the header, before any decoder allocates.
+  const absl::Status size_ok = CheckDeclaredImageSize(bytes, max_pixels);
+  if (!size_ok.ok()) return NotDecodable(bytes, size_ok.message());
   if (LooksLikeJpeg(bytes)) {
-    ITERD_ASSIGN_OR_RETURN(cv::Mat image, DecodeJpeg(bytes, flag));
+    ITERD_ASSIGN_OR_RETURN(cv::Mat image, DecodeJpeg(bytes, flag, max_pixels));
     if (!image.empty()) return image;
   }
   return DecodeWithOpenCv(bytes, flag);
+}
+
+absl::Status ExceptionStatus(const std::exception& error) {
+  const bool memory =
+      dynamic_cast<const std::bad_alloc*>(&error) != nullptr ||
+      (dynamic_cast<const cv::Exception*>(&error) != nullptr &&
+       static_cast<const cv::Exception&>(error).code == cv::Error::StsNoMem);
+  return absl::InvalidArgumentError(
+      absl::StrCat("decoding or augmenting the image failed (",
+                   memory ? "out of memory" : "internal decoder error", ")"));
 }
 
 absl::StatusOr<std::string> EncodeImage(const cv::Mat& image,

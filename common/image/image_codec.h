@@ -13,11 +13,15 @@
 #ifndef ITERD_COMMON_IMAGE_IMAGE_CODEC_H_
 #define ITERD_COMMON_IMAGE_IMAGE_CODEC_H_
 
+#include <cstdint>
+#include <exception>
 #include <opencv2/core.hpp>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/image/image_header.h"
 
 namespace iterd::image {
 
@@ -29,9 +33,21 @@ inline constexpr int kDecodeColor = 1;       // 3 channels, BGR.
 // Decodes `bytes` like cv::imdecode(bytes, flag), including the EXIF
 // orientation applied for flags 0 and 1. JPEG (starting FF D8) decodes
 // through TurboJPEG; everything else through OpenCV. InvalidArgument
-// "not a decodable image (N bytes, starts with XX XX ...)" for empty or
-// undecodable bytes, and for a flag other than -1, 0, 1.
-absl::StatusOr<cv::Mat> DecodeImage(absl::string_view bytes, int flag);
+// "not a decodable image (N bytes, starts with XX XX ...): reason" for empty
+// or undecodable bytes, for an image whose header declares more than
+// `max_pixels` pixels or whose format has no header iterd can size
+// (CheckDeclaredImageSize, decided before any decoder allocates), and for a
+// flag other than -1, 0, 1. ResourceExhausted if the pixels cannot be
+// allocated. OpenCV's exception texts never reach the message.
+absl::StatusOr<cv::Mat> DecodeImage(
+    absl::string_view bytes, int flag,
+    uint64_t max_pixels = kDefaultMaxImagePixels);
+
+// The status for an exception a decoder or OpenCV threw on one image:
+// InvalidArgument "decoding or augmenting the image failed (out of memory |
+// internal decoder error)". The exception's text (a source path and an
+// assertion) is not in it: log it instead.
+absl::Status ExceptionStatus(const std::exception& error);
 
 // Encodes `image` (8-bit BGR, BGRA or gray; PNG also takes 16-bit) as
 // cv::imencode would for MXNet's pack_img: `ext` ".jpg"/".jpeg" (any case)

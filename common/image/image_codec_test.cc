@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/image/reference_images.h"
+#include "common/image/test_jpeg.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -17,6 +18,7 @@ namespace iterd::image {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::ReferenceImage;
 
 cv::Mat OpenCvDecode(const std::string& bytes, int flag) {
@@ -162,6 +164,111 @@ TEST(DecodeImageTest, HugeClaimedJpegSizeIsRefusedBeforeAllocating) {
   auto image = DecodeImage(jpeg, kDecodeColor);
   EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(image.status().message(), HasSubstr("65500x65500"));
+}
+
+TEST(DecodeImageTest, DecompressionBombsAreRefusedFromTheHeader) {
+  const cv::Mat small(8, 8, CV_8UC3, cv::Scalar(10, 20, 30));
+  // 16 KB-class files declaring 1 G and 400 M pixels: refused with the
+  // declared size and the limit, before any decoder allocates.
+  const std::string jpeg = testing::WithJpegFrameSize(
+      testing::EncodeTestJpeg(small, TJSAMP_420), 32768, 32768);
+  auto image = DecodeImage(jpeg, kDecodeColor);
+  EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(image.status().message(),
+              HasSubstr("declares 32768x32768 = 1073741824 pixels, more than "
+                        "the limit of 89478485"));
+  const std::string png = testing::PngWithDeclaredSize(small, 20000, 20000);
+  image = DecodeImage(png, kDecodeUnchanged);
+  EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(image.status().message(),
+              HasSubstr("declares 20000x20000 = 400000000 pixels"));
+  EXPECT_THAT(image.status().message(), HasSubstr("limits.max_image_pixels"));
+}
+
+TEST(DecodeImageTest, ExtraneousBytesBetweenSegmentsAreSkippedAsLibjpegDoes) {
+  const auto images = Load("f_images");
+  ASSERT_FALSE(images.empty());
+  // Three stray bytes after the APP0 segment: libjpeg warns and decodes.
+  const std::string& good = images[0].content;
+  const size_t app0_end = 4 + ((static_cast<uint8_t>(good[4]) << 8) |
+                               static_cast<uint8_t>(good[5]));
+  std::string stray = good;
+  stray.insert(app0_end, "\x01\x02\x03");
+  auto image = DecodeImage(stray, kDecodeColor);
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_EQ(MaxAbsDiff(*image, OpenCvDecode(good, 1)), 0.0);
+  // The size check reads past them too.
+  std::string bomb = testing::WithJpegFrameSize(good, 30000, 30000);
+  bomb.insert(app0_end, "\x01\x02\x03");
+  image = DecodeImage(bomb, kDecodeColor);
+  EXPECT_THAT(image.status().message(), HasSubstr("declares 30000x30000"));
+}
+
+TEST(DecodeImageTest, MaxPixelsIsInclusive) {
+  const cv::Mat image(10, 30, CV_8UC3, cv::Scalar(1, 2, 3));
+  for (const std::string& bytes :
+       {testing::EncodeTestJpeg(image, TJSAMP_444),
+        testing::PngWithDeclaredSize(image, 30, 10)}) {
+    EXPECT_TRUE(DecodeImage(bytes, kDecodeColor, 300).ok());
+    EXPECT_EQ(DecodeImage(bytes, kDecodeColor, 299).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(DecodeImageTest, AGoodJpegDecodesAfterAnUnreadableHugeOne) {
+  // 65535x65535 passes a generous limit, then fails inside libjpeg (past
+  // its 65500): the thread's decoder must not keep that state.
+  const auto images = Load("f_images");
+  ASSERT_FALSE(images.empty());
+  const std::string bad =
+      testing::WithJpegFrameSize(images[0].content, 65535, 65535);
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_FALSE(DecodeImage(bad, kDecodeColor, uint64_t{1} << 40).ok());
+    auto good = DecodeImage(images[0].content, kDecodeColor);
+    ASSERT_TRUE(good.ok()) << good.status();
+    EXPECT_EQ(MaxAbsDiff(*good, OpenCvDecode(images[0].content, 1)), 0.0);
+  }
+}
+
+TEST(DecodeImageTest, OpenCvAssertionTextNeverReachesTheMessage) {
+  // A BMP 2^21 pixels wide: within our limit, past OpenCV's width cap, whose
+  // CV_Assert throws.
+  std::vector<uint8_t> bmp;
+  ASSERT_TRUE(cv::imencode(".bmp", cv::Mat(1, 4, CV_8UC3), bmp));
+  const uint32_t width = 1u << 21;
+  for (int k = 0; k < 4; ++k) bmp[18 + k] = (width >> (8 * k)) & 0xFF;
+  auto image = DecodeImage(std::string(bmp.begin(), bmp.end()), kDecodeColor);
+  EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(image.status().message(), HasSubstr("not a decodable image"));
+  EXPECT_THAT(image.status().message(), Not(HasSubstr("OpenCV")));
+  EXPECT_THAT(image.status().message(), Not(HasSubstr("Assert")));
+}
+
+TEST(DecodeImageTest, UnknownFormatsAreRefusedAsUnsizable) {
+  auto image = DecodeImage(std::string("GIF89a\x01\x00\x01\x00", 10), 1);
+  EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(image.status().message(), HasSubstr("unknown image format"));
+}
+
+TEST(ReadDeclaredSizeTest, ReadsEveryFormatOpenCvWrites) {
+  const cv::Mat image(37, 53, CV_8UC3, cv::Scalar(5, 6, 7));
+  for (const char* ext : {".jpg", ".png", ".bmp", ".webp", ".tiff", ".ppm"}) {
+    std::vector<uint8_t> bytes;
+    ASSERT_TRUE(cv::imencode(ext, image, bytes)) << ext;
+    const auto size = ReadDeclaredSize(absl::string_view(
+        reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    ASSERT_TRUE(size.has_value()) << ext;
+    EXPECT_EQ(size->width, 53u) << ext;
+    EXPECT_EQ(size->height, 37u) << ext;
+    // And every prefix is either unreadable or the same size: no overread.
+    for (size_t cut = 0; cut < std::min<size_t>(bytes.size(), 200); ++cut) {
+      const auto prefix = ReadDeclaredSize(
+          absl::string_view(reinterpret_cast<const char*>(bytes.data()), cut));
+      if (prefix.has_value()) {
+        EXPECT_EQ(prefix->width, 53u) << ext << cut;
+      }
+    }
+  }
 }
 
 TEST(DecodeImageTest, FlagOutsideMinusOneToOneIsInvalidArgument) {

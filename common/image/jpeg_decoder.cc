@@ -57,25 +57,49 @@ absl::StatusOr<std::unique_ptr<JpegDecoder>> JpegDecoder::Create() {
   return std::unique_ptr<JpegDecoder>(new JpegDecoder(handle));
 }
 
-JpegDecoder::~JpegDecoder() { tjDestroy(handle_); }
+JpegDecoder::~JpegDecoder() {
+  if (handle_ != nullptr) tjDestroy(handle_);
+}
+
+void JpegDecoder::ResetHandle() {
+  if (handle_ != nullptr) tjDestroy(handle_);
+  handle_ = tjInitDecompress();
+}
+
+absl::Status JpegDecoder::EnsureHandle() {
+  if (handle_ == nullptr) handle_ = tjInitDecompress();
+  if (handle_ == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("tjInitDecompress failed: ", tjGetErrorStr2(nullptr)));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<JpegHeader> JpegDecoder::ReadHeader(absl::string_view jpeg) {
   int width = 0;
   int height = 0;
   int subsampling = -1;
   int color_space = -1;
+  ITERD_RETURN_IF_ERROR(EnsureHandle());
   // TurboJPEG's API takes a non-const pointer for the header call only; it
   // does not write through it.
   auto* data = const_cast<unsigned char*>(
       reinterpret_cast<const unsigned char*>(jpeg.data()));
+  // A warning (e.g. stray bytes between segments, which libjpeg skips) comes
+  // back as -1 after a complete header; cv::imdecode accepts it, so do we.
   if (tjDecompressHeader3(handle_, data, jpeg.size(), &width, &height,
-                          &subsampling, &color_space) != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("JPEG header: ", tjGetErrorStr2(handle_)));
+                          &subsampling, &color_space) != 0 &&
+      tjGetErrorCode(handle_) != TJERR_WARNING) {
+    const std::string reason = tjGetErrorStr2(handle_);
+    // tjDecompressHeader3 returns from libjpeg's error longjmp without
+    // aborting the decompressor, which stays mid-header.
+    ResetHandle();
+    return absl::InvalidArgumentError(absl::StrCat("JPEG header: ", reason));
   }
   // libjpeg-turbo 2.1 accepts a tables-only stream with a 0x0 size (and a
   // reused handle can even report the previous image's size); demand a frame.
   if (width < 1 || height < 1) {
+    ResetHandle();
     return absl::InvalidArgumentError("JPEG header: no image frame");
   }
   JpegHeader header;
@@ -120,8 +144,9 @@ absl::Status JpegDecoder::Decode(absl::string_view jpeg, PixelOrder order,
   // libjpeg-turbo 2.1 reports warnings as -1 too, after the image has been
   // decoded in full; cv::imdecode accepts them, so do we.
   if (result != 0 && tjGetErrorCode(handle_) != TJERR_WARNING) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("JPEG decode: ", tjGetErrorStr2(handle_)));
+    const std::string reason = tjGetErrorStr2(handle_);
+    ResetHandle();
+    return absl::InvalidArgumentError(absl::StrCat("JPEG decode: ", reason));
   }
   return absl::OkStatus();
 }

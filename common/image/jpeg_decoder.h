@@ -17,7 +17,10 @@
 // Thread-compatible: one object per thread (it reuses its handle and the
 // libjpeg state inside it, which is the point); distinct objects may be used
 // concurrently. The decoder owns its handle; it never keeps the input bytes
-// or the output buffer past a call.
+// or the output buffer past a call. A failed call leaves nothing behind:
+// TurboJPEG does not reset libjpeg's state after an error in the header
+// call (the next image then fails with "two SOI markers"), so every error
+// replaces the handle with a fresh one.
 
 #ifndef ITERD_COMMON_IMAGE_JPEG_DECODER_H_
 #define ITERD_COMMON_IMAGE_JPEG_DECODER_H_
@@ -70,7 +73,8 @@ class JpegDecoder final {
   ~JpegDecoder();
 
   // Parses the markers up to the frame header. InvalidArgument (with
-  // TurboJPEG's reason) when `jpeg` is not a readable JPEG.
+  // TurboJPEG's reason) when `jpeg` is not a readable JPEG; InternalError if
+  // the handle could not be rebuilt after an earlier error.
   absl::StatusOr<JpegHeader> ReadHeader(absl::string_view jpeg);
 
   // Output size for a DCT-domain downscale by 1/`scale_denominator`
@@ -90,7 +94,13 @@ class JpegDecoder final {
  private:
   explicit JpegDecoder(void* handle) : handle_(handle) {}
 
-  void* const handle_;  // tjhandle; void* keeps turbojpeg.h out of users.
+  // Destroys the handle and makes a new one (null if that fails; the next
+  // call retries).
+  void ResetHandle();
+  // InternalError when there is no handle and none can be made.
+  absl::Status EnsureHandle();
+
+  void* handle_;  // tjhandle; void* keeps turbojpeg.h out of users.
 };
 
 }  // namespace iterd::image

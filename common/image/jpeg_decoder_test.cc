@@ -12,6 +12,7 @@
 
 #include "common/image/jpeg_encoder.h"
 #include "common/image/reference_images.h"
+#include "common/image/test_jpeg.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -171,6 +172,34 @@ TEST_F(JpegDecoderTest, GarbageHeaderIsInvalidArgumentEvenAfterAGoodOne) {
   EXPECT_EQ(header.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(decoder_->ReadHeader("").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(JpegDecoderTest, AFailedHeaderLeavesNoStateForTheNextImage) {
+  // 65535x65535 is past libjpeg's 65500 limit: the header call fails inside
+  // libjpeg, which used to leave the handle mid-header ("two SOI markers"
+  // for every later image on it).
+  const std::string& good = images_[0].content;
+  const std::string too_big = testing::WithJpegFrameSize(good, 65535, 65535);
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(decoder_->ReadHeader(too_big).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    auto decoded = Decode(good, PixelOrder::kBgr);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(MaxAbsDiff(*decoded, OpenCvDecode(good, cv::IMREAD_COLOR)), 0.0);
+  }
+}
+
+TEST_F(JpegDecoderTest, AFailedDecodeLeavesNoStateForTheNextImage) {
+  const std::string& good = images_[0].content;
+  // A header that reads but a scan that is garbage from its first byte.
+  std::string broken = good;
+  const size_t sos = broken.find("\xFF\xDA");
+  ASSERT_NE(sos, std::string::npos);
+  for (size_t i = sos + 2; i < broken.size(); ++i) broken[i] = '\xFF';
+  EXPECT_FALSE(Decode(broken, PixelOrder::kBgr).ok());
+  auto decoded = Decode(good, PixelOrder::kBgr);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(MaxAbsDiff(*decoded, OpenCvDecode(good, cv::IMREAD_COLOR)), 0.0);
 }
 
 TEST_F(JpegDecoderTest, TruncatedScanDecodesTheRowsThatArePresent) {

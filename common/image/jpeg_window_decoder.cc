@@ -2,8 +2,10 @@
 
 #include <csetjmp>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 
 // After <cstddef> and <cstdio>: jpeglib.h uses size_t and FILE undeclared.
 #include <jpeglib.h>
@@ -43,15 +45,19 @@ struct WindowRequest {
   unsigned char* out;       // `height` rows of `out_stride` bytes.
   size_t out_stride;
   int components;
+  uint64_t max_pixels;  // Of the full-size image the header declares.
 };
 
 // Decodes the request's rows into `out`, the leftmost decoded column going
 // to byte 0 of each row, and stores that column's x in *strip_x. Returns
-// false with errors->message set on failure. Holds no C++ object with a
-// destructor, so libjpeg's longjmp out of it skips nothing.
+// false with errors->message set on failure; every return destroys the
+// decompressor, so nothing survives a call. Holds no C++ object with a
+// destructor, so libjpeg's longjmp out of it skips nothing. The libjpeg
+// state lives in the caller's frame (`state`): objects local to a function
+// that calls setjmp and changed after it are indeterminate after longjmp.
 bool DecodeRows(const WindowRequest* request, ErrorManager* errors,
-                int* strip_x) {
-  jpeg_decompress_struct info;
+                jpeg_decompress_struct* state, int* strip_x) {
+  jpeg_decompress_struct& info = *state;
   std::memset(&info, 0, sizeof(info));
   info.err = jpeg_std_error(&errors->manager);
   errors->manager.error_exit = ExitOnError;
@@ -64,6 +70,16 @@ bool DecodeRows(const WindowRequest* request, ErrorManager* errors,
   jpeg_create_decompress(&info);
   jpeg_mem_src(&info, request->data, request->size);
   jpeg_read_header(&info, TRUE);
+  if (static_cast<uint64_t>(info.image_width) * info.image_height >
+      request->max_pixels) {
+    std::snprintf(errors->message, sizeof(errors->message),
+                  "the header declares %ux%u pixels, more than the limit of "
+                  "%llu",
+                  info.image_width, info.image_height,
+                  static_cast<unsigned long long>(request->max_pixels));
+    jpeg_destroy_decompress(&info);
+    return false;
+  }
   if (info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK) {
     std::snprintf(errors->message, sizeof(errors->message),
                   "CMYK/YCCK images are not supported");
@@ -128,8 +144,8 @@ bool DecodeRows(const WindowRequest* request, ErrorManager* errors,
 
 absl::StatusOr<cv::Mat> DecodeJpegWindow(absl::string_view jpeg,
                                          PixelOrder order,
-                                         int scale_denominator,
-                                         cv::Rect window) {
+                                         int scale_denominator, cv::Rect window,
+                                         uint64_t max_pixels) {
   if (scale_denominator != 1 && scale_denominator != 2 &&
       scale_denominator != 4 && scale_denominator != 8) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -145,8 +161,9 @@ absl::StatusOr<cv::Mat> DecodeJpegWindow(absl::string_view jpeg,
   cv::Mat strip;
   try {
     strip.create(window.height, strip_columns, CV_8UC(components));
-  } catch (const cv::Exception& error) {
-    return absl::ResourceExhaustedError(error.what());
+  } catch (const std::exception&) {  // Out of memory.
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "cannot allocate a ", strip_columns, "x", window.height, " strip"));
   }
   WindowRequest request;
   request.data = reinterpret_cast<const unsigned char*>(jpeg.data());
@@ -162,9 +179,11 @@ absl::StatusOr<cv::Mat> DecodeJpegWindow(absl::string_view jpeg,
   request.out = strip.data;
   request.out_stride = strip.step[0];
   request.components = components;
+  request.max_pixels = max_pixels;
   ErrorManager errors;
+  jpeg_decompress_struct state;
   int strip_x = 0;
-  if (!DecodeRows(&request, &errors, &strip_x)) {
+  if (!DecodeRows(&request, &errors, &state, &strip_x)) {
     return absl::InvalidArgumentError(
         absl::StrCat("JPEG window decode: ", errors.message));
   }

@@ -19,6 +19,7 @@
 #ifndef ITERD_COMMON_IMAGE_JPEG_WINDOW_DECODER_H_
 #define ITERD_COMMON_IMAGE_JPEG_WINDOW_DECODER_H_
 
+#include <cstdint>
 #include <opencv2/core.hpp>
 
 #include "absl/status/statusor.h"
@@ -32,11 +33,14 @@ namespace iterd::image {
 // header's) of `jpeg` as `order` (kBgr: 3 channels in OpenCV's order; kRgb;
 // kGray: 1 channel). Returns a window.height x window.width 8-bit image.
 // InvalidArgument (with libjpeg's reason) for undecodable bytes, CMYK/YCCK
-// input, a scale other than 1, 2, 4, 8, or a window outside the scaled image.
+// input, a header declaring more than `max_pixels` pixels (full size: a
+// progressive JPEG buffers all of them), a scale other than 1, 2, 4, 8, or a
+// window outside the scaled image.
 absl::StatusOr<cv::Mat> DecodeJpegWindow(absl::string_view jpeg,
                                          PixelOrder order,
-                                         int scale_denominator,
-                                         cv::Rect window);
+                                         int scale_denominator, cv::Rect window,
+                                         uint64_t max_pixels = uint64_t{1}
+                                                               << 30);
 
 }  // namespace iterd::image
 

@@ -111,6 +111,24 @@ TEST_F(JpegWindowDecoderTest, WindowOutsideTheImageIsInvalidArgument) {
       DecodeJpegWindow(jpeg, PixelOrder::kBgr, 3, cv::Rect(0, 0, 8, 8)).ok());
 }
 
+TEST_F(JpegWindowDecoderTest,
+       HeaderOverThePixelLimitIsRefusedAndLeavesNoState) {
+  const std::string jpeg = Encode(photo_, TJSAMP_420);
+  const cv::Rect window(0, 0, 16, 16);
+  const uint64_t pixels = static_cast<uint64_t>(photo_.cols) * photo_.rows;
+  auto refused =
+      DecodeJpegWindow(jpeg, PixelOrder::kBgr, 1, window, pixels - 1);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("more than the limit"));
+  // Past libjpeg's own 65500 limit: its error path, then a good decode.
+  EXPECT_FALSE(DecodeJpegWindow(testing::WithJpegFrameSize(jpeg, 65535, 65535),
+                                PixelOrder::kBgr, 1, window, uint64_t{1} << 40)
+                   .ok());
+  auto decoded = DecodeJpegWindow(jpeg, PixelOrder::kBgr, 1, window, pixels);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->size(), window.size());
+}
+
 TEST_F(JpegWindowDecoderTest, TruncatedAndGarbledBytesNeverCrash) {
   const std::string jpeg = Encode(photo_, TJSAMP_420);
   const cv::Rect window(40, 30, 300, 200);

@@ -10,6 +10,7 @@
 #ifndef ITERD_COMMON_IMAGE_TEST_JPEG_H_
 #define ITERD_COMMON_IMAGE_TEST_JPEG_H_
 
+#include <cstdint>
 #include <opencv2/core.hpp>
 #include <string>
 
@@ -18,6 +19,16 @@ namespace iterd::image::testing {
 // The JPEG bytes of 8-bit BGR `bgr`; empty if TurboJPEG fails.
 std::string EncodeTestJpeg(const cv::Mat& bgr, int subsampling,
                            int quality = 94);
+
+// `jpeg` with its frame header (SOF) claiming `width` x `height` (each at
+// most 65535): a tiny file that declares a huge image, as a decompression
+// bomb does. Unchanged if it has no SOF marker.
+std::string WithJpegFrameSize(std::string jpeg, int width, int height);
+
+// A PNG of `bgr` whose IHDR then claims `width` x `height` (CRC fixed), so
+// the header is valid and only the pixel data is short.
+std::string PngWithDeclaredSize(const cv::Mat& bgr, uint32_t width,
+                                uint32_t height);
 
 }  // namespace iterd::image::testing
 

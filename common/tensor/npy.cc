@@ -21,6 +21,11 @@
 namespace iterd {
 namespace {
 
+constexpr uint16_t kZipMethodStored = 0;
+// Bytes of a compressed member inflated to read its .npy header first: more
+// than version 1.0's largest header (10 + 65535).
+constexpr size_t kMaxNpzHeaderPeek = 1 << 17;
+
 // Little-endian decoders: bytes in a mapping are never cast to structs.
 uint16_t DecodeFixed16(const uint8_t* p) { return p[0] | (p[1] << 8); }
 uint32_t DecodeFixed32(const uint8_t* p) {
@@ -170,10 +175,16 @@ absl::Status Annotate(const absl::Status& status, absl::string_view where) {
                       absl::StrCat(where, ": ", status.message()));
 }
 
-// Parses a .npy image held in [bytes, bytes + size); the Array points into it.
-absl::StatusOr<Array> ParseNpy(const uint8_t* bytes, size_t size,
-                               std::shared_ptr<const void> keep_alive,
-                               absl::string_view where) {
+struct NpyHeader {
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape;
+  size_t data_offset = 0;  // Where the elements start.
+};
+
+// Parses the magic, version and header dict at the start of
+// [bytes, bytes + size) (which may hold just the header).
+absl::StatusOr<NpyHeader> ParseNpyHeader(const uint8_t* bytes, size_t size,
+                                         absl::string_view where) {
   if (size < npy_format::kHeaderStartVersion1 ||
       std::memcmp(bytes, npy_format::kMagic, npy_format::kMagicSize) != 0) {
     return absl::InvalidArgumentError(
@@ -207,7 +218,7 @@ absl::StatusOr<Array> ParseNpy(const uint8_t* bytes, size_t size,
       reinterpret_cast<const char*>(bytes + header_start), header_length);
   std::string descr;
   bool fortran_order = false;
-  Array array;
+  NpyHeader array;
   absl::Status parsed =
       HeaderParser(header).Parse(&descr, &fortran_order, &array.shape);
   if (!parsed.ok()) return Annotate(parsed, where);
@@ -220,7 +231,19 @@ absl::StatusOr<Array> ParseNpy(const uint8_t* bytes, size_t size,
         ": fortran_order is True; iterd reads C-order arrays only: "
         "save with np.ascontiguousarray(arr)"));
   }
-  const size_t data_offset = header_start + header_length;
+  array.data_offset = header_start + header_length;
+  return array;
+}
+
+// Parses a .npy image held in [bytes, bytes + size); the Array points into it.
+absl::StatusOr<Array> ParseNpy(const uint8_t* bytes, size_t size,
+                               std::shared_ptr<const void> keep_alive,
+                               absl::string_view where) {
+  ITERD_ASSIGN_OR_RETURN(NpyHeader header, ParseNpyHeader(bytes, size, where));
+  Array array;
+  array.dtype = header.dtype;
+  array.shape = std::move(header.shape);
+  const size_t data_offset = header.data_offset;
   const size_t available = size - data_offset;
   // Overflow-safe: a product past what the file holds is "too big" however
   // large it is, unless some axis is 0.
@@ -247,6 +270,38 @@ absl::StatusOr<Array> ParseNpy(const uint8_t* bytes, size_t size,
   return array;
 }
 
+// The zip directory's inflated size of a compressed member is a claim: it
+// must be exactly what the member's own .npy header describes (numpy writes
+// nothing else), so that a tiny array cannot make the reader allocate a
+// large buffer. Reads only the member's first bytes.
+absl::Status CheckDeclaredSize(const ZipArchive& archive,
+                               const ZipMember& member) {
+  const std::string where = archive.Describe(member);
+  ITERD_ASSIGN_OR_RETURN(const std::string prefix,
+                         archive.ReadPrefix(member, kMaxNpzHeaderPeek));
+  ITERD_ASSIGN_OR_RETURN(
+      const NpyHeader header,
+      ParseNpyHeader(reinterpret_cast<const uint8_t*>(prefix.data()),
+                     prefix.size(), where));
+  uint64_t needed = DTypeSize(header.dtype);
+  bool overflow = false;
+  for (int64_t dim : header.shape) {
+    overflow = overflow || __builtin_mul_overflow(
+                               needed, static_cast<uint64_t>(dim), &needed);
+  }
+  overflow =
+      overflow || __builtin_add_overflow(needed, header.data_offset, &needed);
+  if (overflow || needed != member.uncompressed_size) {
+    return absl::DataLossError(absl::StrCat(
+        where, ": the zip directory declares ", member.uncompressed_size,
+        " inflated bytes but its .npy header (shape (",
+        absl::StrJoin(header.shape, ", "), ") of ", DTypeName(header.dtype),
+        ") needs ",
+        overflow ? std::string("more than 2^64") : absl::StrCat(needed)));
+  }
+  return absl::OkStatus();
+}
+
 std::string KeyOf(const ZipMember& member) {
   absl::string_view name = member.name;
   if (absl::EndsWith(name, ".npy")) name.remove_suffix(4);
@@ -269,7 +324,8 @@ absl::StatusOr<Array> LoadNpy(const std::string& path) {
   return ParseNpy(bytes, size, std::move(file), path);
 }
 
-absl::StatusOr<Array> LoadNpz(const std::string& path, const std::string& key) {
+absl::StatusOr<Array> LoadNpz(const std::string& path, const std::string& key,
+                              uint64_t max_inflated_bytes) {
   ITERD_ASSIGN_OR_RETURN(ZipArchive archive, ZipArchive::Open(path));
   const std::vector<ZipMember>& members = archive.members();
   std::vector<std::string> keys;
@@ -293,7 +349,11 @@ absl::StatusOr<Array> LoadNpz(const std::string& path, const std::string& key) {
                                               "' in the archive; ", listing));
     }
   }
-  ITERD_ASSIGN_OR_RETURN(ZipBytes bytes, archive.Read(*found));
+  if (found->method != kZipMethodStored) {
+    ITERD_RETURN_IF_ERROR(CheckDeclaredSize(archive, *found));
+  }
+  ITERD_ASSIGN_OR_RETURN(ZipBytes bytes,
+                         archive.Read(*found, max_inflated_bytes));
   return ParseNpy(bytes.data, bytes.size, std::move(bytes.keep_alive),
                   archive.Describe(*found));
 }

@@ -51,12 +51,26 @@ struct Array {
 // bytes than the shape needs; NotFound / PermissionDenied from open().
 absl::StatusOr<Array> LoadNpy(const std::string& path);
 
+// Default most bytes a DEFLATED .npz member may inflate to
+// (limits.max_npz_member_bytes): 1 GiB. An inflated member is a heap copy per
+// open iterator (a mapped, uncompressed one costs nothing), so a few of them
+// must fit beside max_batch_bytes-sized batches; larger arrays belong in
+// np.save / np.savez files, which are memory-mapped.
+inline constexpr uint64_t kDefaultMaxNpzMemberBytes = uint64_t{1} << 30;
+
 // Reads member `key` + ".npy" of the .npz archive at `path`. An empty key
 // selects the only member (InvalidArgument listing the keys when there are
 // several). NotFound, listing the available keys, when `key` is missing.
 // STORED members are used in place; DEFLATED ones are inflated (and their
-// CRC-32 checked) into a heap buffer.
-absl::StatusOr<Array> LoadNpz(const std::string& path, const std::string& key);
+// CRC-32 checked) into a heap buffer, after two checks that need only the
+// zip directory and the member's first bytes: its declared inflated size
+// must equal what its .npy header's shape and dtype need (DataLoss
+// otherwise, overflow-checked), and be at most `max_inflated_bytes`
+// (ResourceExhausted). Inflating stops at the declared size. Every error
+// names the file and member.
+absl::StatusOr<Array> LoadNpz(
+    const std::string& path, const std::string& key,
+    uint64_t max_inflated_bytes = kDefaultMaxNpzMemberBytes);
 
 // Wraps bytes the caller already holds (an uploaded array). `data` must hold
 // the elements of `shape` in C order and stay valid while `keep_alive` lives.

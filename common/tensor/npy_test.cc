@@ -1,5 +1,7 @@
 #include "common/tensor/npy.h"
 
+#include <zlib.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -77,37 +79,59 @@ std::vector<T> Values(const Array& array) {
   return values;
 }
 
-// A zip of STORED members. With `zip64`, sizes and offsets go through the
-// zip64 extra field and the zip64 end records, as for members over 4 GiB.
+// Raw deflate of `data` (as zip members hold it).
+std::string Deflate(const std::string& data) {
+  z_stream stream;
+  std::memset(&stream, 0, sizeof(stream));
+  deflateInit2(&stream, 9, Z_DEFLATED, -MAX_WBITS, 9, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&stream, data.size()), '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = data.size();
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = out.size();
+  deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return out;
+}
+
+// A zip of STORED members (DEFLATED with `deflate`). With `zip64`, sizes and
+// offsets go through the zip64 extra field and the zip64 end records, as for
+// members over 4 GiB. `declared_size` >= 0 replaces every member's
+// uncompressed size in the central directory (a lying archive).
 std::string StoredZip(
-    const std::vector<std::pair<std::string, std::string>>& members,
-    bool zip64) {
+    const std::vector<std::pair<std::string, std::string>>& members, bool zip64,
+    bool deflate = false, int64_t declared_size = -1) {
   std::string file;
   std::string directory;
-  for (const auto& [name, data] : members) {
+  for (const auto& [name, raw] : members) {
+    const std::string data = deflate ? Deflate(raw) : raw;
+    const uint32_t crc = crc32(0, reinterpret_cast<const Bytef*>(raw.data()),
+                               static_cast<uInt>(raw.size()));
+    const uint64_t uncompressed =
+        declared_size >= 0 ? static_cast<uint64_t>(declared_size) : raw.size();
     const uint64_t offset = file.size();
     PutLe(&file, 0x04034b50, 4);
-    PutLe(&file, 20, 2);  // Version needed.
-    PutLe(&file, 0, 2);   // Flags.
-    PutLe(&file, 0, 2);   // Stored.
-    PutLe(&file, 0, 4);   // Time and date.
-    PutLe(&file, 0, 4);   // CRC-32: not checked for stored members.
+    PutLe(&file, 20, 2);               // Version needed.
+    PutLe(&file, 0, 2);                // Flags.
+    PutLe(&file, deflate ? 8 : 0, 2);  // Method.
+    PutLe(&file, 0, 4);                // Time and date.
+    PutLe(&file, crc, 4);
     PutLe(&file, data.size(), 4);
-    PutLe(&file, data.size(), 4);
+    PutLe(&file, uncompressed, 4);
     PutLe(&file, name.size(), 2);
     PutLe(&file, 0, 2);
     file += name + data;
 
-    const uint64_t small = zip64 ? 0xFFFFFFFF : data.size();
     PutLe(&directory, 0x02014b50, 4);
     PutLe(&directory, 45, 2);
     PutLe(&directory, 45, 2);
     PutLe(&directory, 0, 2);
-    PutLe(&directory, 0, 2);
+    PutLe(&directory, deflate ? 8 : 0, 2);
     PutLe(&directory, 0, 4);
-    PutLe(&directory, 0, 4);
-    PutLe(&directory, small, 4);
-    PutLe(&directory, small, 4);
+    PutLe(&directory, crc, 4);
+    PutLe(&directory, zip64 ? 0xFFFFFFFF : data.size(), 4);
+    PutLe(&directory, zip64 ? 0xFFFFFFFF : uncompressed, 4);
     PutLe(&directory, name.size(), 2);
     PutLe(&directory, zip64 ? 28 : 0, 2);  // Extra length.
     PutLe(&directory, 0, 2);               // Comment.
@@ -119,7 +143,7 @@ std::string StoredZip(
     if (zip64) {
       PutLe(&directory, 0x0001, 2);
       PutLe(&directory, 24, 2);
-      PutLe(&directory, data.size(), 8);  // Uncompressed.
+      PutLe(&directory, uncompressed, 8);
       PutLe(&directory, data.size(), 8);  // Compressed.
       PutLe(&directory, offset, 8);
     }
@@ -368,6 +392,51 @@ TEST(LoadNpzTest, DamagedDeflateStreamIsDataLoss) {
   absl::StatusOr<Array> grid = LoadNpz(path, "grid");
   EXPECT_EQ(grid.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(grid.status().message(), HasSubstr("grid.npy"));
+}
+
+TEST(LoadNpzTest, DeflateBombIsRefusedBeforeInflating) {
+  // 4 MB of zeros deflate to about 4 KB (the 1000:1 of the 261 KB archive
+  // that inflated to 768 MB).
+  const std::string npy =
+      NpyBytes("|u1", "(4000000,)", std::string(4000000, 0));
+  const std::string path = TempPath("bomb.npz");
+  WriteFile(path, StoredZip({{"a.npy", npy}}, false, /*deflate=*/true));
+  ASSERT_LT(ReadFile(path).size(), 10000u);
+  absl::StatusOr<Array> array =
+      LoadNpz(path, "a", /*max_inflated_bytes=*/1000000);
+  EXPECT_EQ(array.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(array.status().message(), HasSubstr(path + " member 'a.npy'"));
+  EXPECT_THAT(array.status().message(),
+              HasSubstr(absl::StrCat("declares ", npy.size(),
+                                     " inflated bytes, more than the daemon's "
+                                     "limit of 1000000")));
+  // Within the limit it reads.
+  array = LoadNpz(path, "a", npy.size());
+  ASSERT_TRUE(array.ok()) << array.status();
+  EXPECT_EQ(array->num_elements(), 4000000);
+  // Compressed members of numpy's own files are within the default.
+  EXPECT_TRUE(LoadNpz(TestdataPath("compressed.npz"), "grid").ok());
+}
+
+TEST(LoadNpzTest, DeclaredSizeMustMatchTheNpyHeader) {
+  const std::string npy = NpyBytes("<f4", "(4,)", std::string(16, 0));
+  const std::string path = TempPath("lying.npz");
+  // The directory claims 100 000 bytes for a 16-element array: no buffer of
+  // that size is made.
+  WriteFile(path, StoredZip({{"a.npy", npy}}, false, true, 100000));
+  absl::StatusOr<Array> array = LoadNpz(path, "a");
+  EXPECT_EQ(array.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(array.status().message(),
+              HasSubstr("member 'a.npy': the zip directory declares 100000 "
+                        "inflated bytes but its .npy header (shape (4) of "
+                        "float32) needs"));
+  // A shape whose byte count overflows says so instead of a wrapped number.
+  const std::string huge =
+      NpyBytes("<f8", "(4611686018427387904, 8)", std::string(16, 0));
+  WriteFile(path, StoredZip({{"a.npy", huge}}, false, true, 64));
+  array = LoadNpz(path, "a");
+  EXPECT_EQ(array.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(array.status().message(), HasSubstr("needs more than 2^64"));
 }
 
 TEST(LoadNpzTest, MissingKeyIsNotFoundListingKeys) {

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/status/status_macros.h"
 
 namespace iterd {
 namespace {
@@ -231,7 +232,7 @@ std::string ZipArchive::Describe(const ZipMember& member) const {
   return absl::StrCat(path_, " member '", member.name, "'");
 }
 
-absl::StatusOr<ZipBytes> ZipArchive::Read(const ZipMember& member) const {
+absl::StatusOr<uint64_t> ZipArchive::DataOffset(const ZipMember& member) const {
   const uint8_t* file = file_->data();
   const size_t size = file_->size();
   const std::string where = Describe(member);
@@ -256,21 +257,76 @@ absl::StatusOr<ZipBytes> ZipArchive::Read(const ZipMember& member) const {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": encrypted members are not supported"));
   }
+  if (member.method != kMethodStored && member.method != kMethodDeflated) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": compression method ", member.method,
+        " is not supported (only stored and deflated, as numpy writes)"));
+  }
+  if (member.method == kMethodStored &&
+      member.compressed_size != member.uncompressed_size) {
+    return absl::DataLossError(
+        absl::StrCat(where, ": stored member with differing sizes"));
+  }
+  return data_offset;
+}
+
+absl::StatusOr<std::string> ZipArchive::ReadPrefix(const ZipMember& member,
+                                                   size_t max_bytes) const {
+  ITERD_ASSIGN_OR_RETURN(const uint64_t data_offset, DataOffset(member));
+  const uint8_t* data = file_->data() + data_offset;
+  if (member.method == kMethodStored) {
+    return std::string(reinterpret_cast<const char*>(data),
+                       static_cast<size_t>(std::min<uint64_t>(
+                           max_bytes, member.compressed_size)));
+  }
+  // Up to max_bytes or the end of the stream, whatever the directory claims
+  // (the caller compares the two).
+  std::string prefix(max_bytes, '\0');
+  z_stream stream;
+  std::memset(&stream, 0, sizeof(stream));
+  if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) {
+    return absl::InternalError("inflateInit2 failed");
+  }
+  stream.next_in = const_cast<Bytef*>(data);
+  stream.avail_in = static_cast<uInt>(
+      std::min<uint64_t>(member.compressed_size, uint64_t{1} << 30));
+  stream.next_out = reinterpret_cast<Bytef*>(prefix.data());
+  stream.avail_out = static_cast<uInt>(max_bytes);
+  int result = Z_OK;
+  while (stream.avail_out > 0 && result == Z_OK) {
+    const uInt out_before = stream.avail_out;
+    result = inflate(&stream, Z_NO_FLUSH);
+    if (result == Z_OK && stream.avail_out == out_before) break;
+  }
+  prefix.resize(max_bytes - stream.avail_out);
+  inflateEnd(&stream);
+  if (result != Z_OK && result != Z_STREAM_END && result != Z_BUF_ERROR) {
+    return absl::DataLossError(absl::StrCat(
+        Describe(member), ": deflate stream is damaged (zlib result ", result,
+        " after ", prefix.size(), " bytes)"));
+  }
+  return prefix;
+}
+
+absl::StatusOr<ZipBytes> ZipArchive::Read(const ZipMember& member,
+                                          uint64_t max_inflated_bytes) const {
+  const std::string where = Describe(member);
+  ITERD_ASSIGN_OR_RETURN(const uint64_t data_offset, DataOffset(member));
+  const uint8_t* file = file_->data();
+  if (member.method == kMethodDeflated &&
+      member.uncompressed_size > max_inflated_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        where, ": declares ", member.uncompressed_size,
+        " inflated bytes, more than the daemon's limit of ", max_inflated_bytes,
+        " (limits.max_npz_member_bytes); save it uncompressed (np.savez), "
+        "which is memory-mapped instead"));
+  }
   ZipBytes bytes;
   if (member.method == kMethodStored) {
-    if (member.compressed_size != member.uncompressed_size) {
-      return absl::DataLossError(
-          absl::StrCat(where, ": stored member with differing sizes"));
-    }
     bytes.data = file + data_offset;
     bytes.size = member.compressed_size;
     bytes.keep_alive = file_;
     return bytes;
-  }
-  if (member.method != kMethodDeflated) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": compression method ", member.method,
-        " is not supported (only stored and deflated, as numpy writes)"));
   }
   absl::StatusOr<std::shared_ptr<const uint8_t>> inflated =
       Inflate(file + data_offset, member.compressed_size, member);

@@ -72,8 +72,18 @@ class ZipArchive final {
   // local header or data lie outside the file, a STORED member's two sizes
   // differ, or a DEFLATED stream is damaged, has the wrong size or fails its
   // CRC-32; InvalidArgument for encrypted members and other methods;
-  // ResourceExhausted when the inflated buffer cannot be allocated.
-  absl::StatusOr<ZipBytes> Read(const ZipMember& member) const;
+  // ResourceExhausted when a DEFLATED member declares more than
+  // `max_inflated_bytes` (checked before allocating; inflating never goes
+  // past the declared size) or the inflated buffer cannot be allocated.
+  absl::StatusOr<ZipBytes> Read(const ZipMember& member,
+                                uint64_t max_inflated_bytes = UINT64_MAX) const;
+
+  // The first `max_bytes` bytes of `member` (fewer if it ends sooner, by its
+  // stored or deflated data, not by its declared size), inflating only those:
+  // to read a header before trusting the directory's sizes. Errors as Read,
+  // except that the size and CRC-32 are not checked.
+  absl::StatusOr<std::string> ReadPrefix(const ZipMember& member,
+                                         size_t max_bytes) const;
 
  private:
   ZipArchive(std::string path, std::shared_ptr<const io::MappedFile> file,
@@ -81,6 +91,10 @@ class ZipArchive final {
       : path_(std::move(path)),
         file_(std::move(file)),
         members_(std::move(members)) {}
+
+  // Where `member`'s stored bytes start, after checking its local header and
+  // that they lie inside the file and are not encrypted.
+  absl::StatusOr<uint64_t> DataOffset(const ZipMember& member) const;
 
   std::string path_;
   std::shared_ptr<const io::MappedFile> file_;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,7 @@
 #include "server/pipeline/batcher.h"
 #include "server/pipeline/factory_common.h"
 #include "server/pipeline/image_iter_source.h"
+#include "server/pipeline/image_record_ranges.h"
 
 namespace iterd::pipeline {
 namespace {
@@ -21,10 +23,11 @@ absl::Status IterFieldError(absl::string_view field,
       absl::StrCat("image_iter.", field, ": ", problem));
 }
 
-absl::Status CheckNonNegative(float value, absl::string_view field) {
-  if (value >= 0) return absl::OkStatus();
-  return IterFieldError(field,
-                        absl::StrCat("must not be negative, got ", value));
+// The range checks' messages name their field.
+absl::Status Prefixed(const absl::Status& status) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat("image_iter.", status.message()));
 }
 
 absl::StatusOr<std::string> ResolveIfSet(
@@ -57,22 +60,25 @@ image::ImageIterAugmenterParams AugmenterParams(
 }  // namespace
 
 absl::Status ValidateImageIter(const v1::ImageIterConfig& config) {
-  if (config.batch_size() <= 0) {
-    return IterFieldError("batch_size", absl::StrCat("must be positive, got ",
-                                                     config.batch_size()));
-  }
   if (config.data_shape_size() != 3 || config.data_shape(0) != 3) {
     // MXNet's ValueError: ImageIter only handles 3-channel images.
     return IterFieldError("data_shape", "must be (3, height, width)");
   }
-  if (config.data_shape(1) <= 0 || config.data_shape(2) <= 0) {
-    return IterFieldError("data_shape", "height and width must be positive");
+  for (int i = 1; i < 3; ++i) {
+    ITERD_RETURN_IF_ERROR(
+        Prefixed(CheckIntRange("data_shape height and width",
+                               config.data_shape(i), 1, kMaxImageSide)));
   }
-  if (config.has_label_width() && config.label_width() < 1) {
-    return IterFieldError(
-        "label_width",
-        absl::StrCat("must be at least 1, got ", config.label_width()));
-  }
+  const IntRange ints[] = {
+      {"batch_size", true, config.batch_size(), 1, kMaxImageBatchSize},
+      {"label_width", config.has_label_width(), config.label_width(), 1,
+       kMaxLabelWidth},
+      {"num_parts", true, config.num_parts(), 0, kMaxParts},
+      {"resize", true, config.resize(), 0, kMaxResize},
+      {"last_batch_handle", true, config.last_batch_handle(), 0, 3},
+      {"bad_record_policy", true, config.bad_record_policy(), 0, 2},
+  };
+  ITERD_RETURN_IF_ERROR(Prefixed(CheckIntRanges(ints)));
   const bool has_list =
       !config.path_imglist().empty() || config.imglist_size() > 0;
   if (config.path_imgrec().empty() && !has_list) {
@@ -85,7 +91,7 @@ absl::Status ValidateImageIter(const v1::ImageIterConfig& config) {
   if (!config.path_imgidx().empty() && config.path_imgrec().empty()) {
     return IterFieldError("path_imgidx", "needs path_imgrec");
   }
-  if (config.num_parts() < 0 || config.part_index() < 0 ||
+  if (config.part_index() < 0 ||
       config.part_index() >= std::max(1, config.num_parts())) {
     return IterFieldError(
         "part_index", absl::StrCat("must be in [0, num_parts), got part_index ",
@@ -98,9 +104,6 @@ absl::Status ValidateImageIter(const v1::ImageIterConfig& config) {
                           "shuffle and num_parts > 1 over path_imgrec need the "
                           "record index");
   }
-  if (config.resize() < 0) {
-    return IterFieldError("resize", "must not be negative");
-  }
   if (config.rand_resize() && !config.rand_crop()) {
     return IterFieldError("rand_resize",
                           "requires rand_crop (as CreateAugmenter)");
@@ -112,16 +115,21 @@ absl::Status ValidateImageIter(const v1::ImageIterConfig& config) {
           name, absl::StrCat("must have 1 or 3 values, got ", values->size()));
     }
   }
-  for (float value : config.std()) {
-    if (value == 0) return IterFieldError("std", "values must not be zero");
+  for (float value : config.mean()) {
+    ITERD_RETURN_IF_ERROR(Prefixed(CheckFloatRange("mean", value, -1e6, 1e6)));
   }
-  ITERD_RETURN_IF_ERROR(CheckNonNegative(config.brightness(), "brightness"));
-  ITERD_RETURN_IF_ERROR(CheckNonNegative(config.contrast(), "contrast"));
-  ITERD_RETURN_IF_ERROR(CheckNonNegative(config.saturation(), "saturation"));
-  ITERD_RETURN_IF_ERROR(CheckNonNegative(config.hue(), "hue"));
-  ITERD_RETURN_IF_ERROR(CheckNonNegative(config.pca_noise(), "pca_noise"));
-  if (config.rand_gray() < 0 || config.rand_gray() > 1) {
-    return IterFieldError("rand_gray", "is a probability, must be in [0, 1]");
+  for (float value : config.std()) {
+    ITERD_RETURN_IF_ERROR(Prefixed(CheckDivisor("std", value, 1e6)));
+  }
+  for (const auto& [name, value, hi] :
+       {std::make_tuple("brightness", config.brightness(), 100.0),
+        std::make_tuple("contrast", config.contrast(), 100.0),
+        std::make_tuple("saturation", config.saturation(), 100.0),
+        std::make_tuple("hue", config.hue(), 100.0),
+        std::make_tuple("pca_noise", config.pca_noise(), 100.0),
+        // A probability.
+        std::make_tuple("rand_gray", config.rand_gray(), 1.0)}) {
+    ITERD_RETURN_IF_ERROR(Prefixed(CheckFloatRange(name, value, 0, hi)));
   }
   if (config.has_inter_method()) {
     const int method = config.inter_method();
@@ -137,6 +145,12 @@ absl::StatusOr<OpenedPipeline> OpenImageIter(
     const v1::PipelineConfig& config, const PipelineEnvironment& environment) {
   const v1::ImageIterConfig& image_iter = config.image_iter();
   ITERD_RETURN_IF_ERROR(ValidateImageIter(image_iter));
+  // Before any file or list is read.
+  ITERD_RETURN_IF_ERROR(Prefixed(CheckImageBatchBytes(
+      image_iter.batch_size(), 3, image_iter.data_shape(1),
+      image_iter.data_shape(2), sizeof(float),
+      image_iter.has_label_width() ? image_iter.label_width() : 1,
+      environment.max_batch_bytes)));
   ImageIterSourceOptions options;
   options.height = image_iter.data_shape(1);
   options.width = image_iter.data_shape(2);
@@ -146,6 +160,8 @@ absl::StatusOr<OpenedPipeline> OpenImageIter(
                          ResolveIfSet(image_iter.path_imgrec(), environment));
   ITERD_ASSIGN_OR_RETURN(options.path_imgidx,
                          ResolveIfSet(image_iter.path_imgidx(), environment));
+  options.imgidx_name = image_iter.path_imgidx();
+  options.max_image_pixels = environment.max_image_pixels;
   ITERD_ASSIGN_OR_RETURN(options.path_imglist,
                          ResolveIfSet(image_iter.path_imglist(), environment));
   // Not resolved itself: each joined image path is (a list cannot point

@@ -4,6 +4,7 @@
 
 #include "server/pipeline/image_iter_factory.h"
 
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <string>
@@ -76,6 +77,41 @@ TEST(ImageIterFactoryTest, ValidationErrorsNameTheField) {
               HasSubstr("image_iter.brightness"));
 }
 
+TEST(ImageIterFactoryTest, OutOfRangeValuesAreRefusedAtOpenWithTheValueSent) {
+  // These served an empty epoch (every image failed) instead of an error.
+  EXPECT_EQ(ValidationError([](auto* c) { c->set_resize(2147483647); }),
+            "image_iter.resize: must be in [0, 16384], got 2147483647");
+  EXPECT_EQ(
+      ValidationError([](auto* c) { c->set_data_shape(1, int64_t{1} << 62); }),
+      "image_iter.data_shape height and width: must be in [1, 65536], "
+      "got 4611686018427387904");
+  EXPECT_EQ(
+      ValidationError([](auto* c) { c->set_batch_size(int64_t{1} << 40); }),
+      "image_iter.batch_size: must be in [1, 1048576], got "
+      "1099511627776");
+  EXPECT_THAT(ValidationError([](auto* c) { c->set_hue(NAN); }),
+              HasSubstr("image_iter.hue: must be a finite number in [0, 100], "
+                        "got nan"));
+  EXPECT_THAT(ValidationError([](auto* c) { c->set_contrast(INFINITY); }),
+              HasSubstr("image_iter.contrast"));
+  EXPECT_THAT(ValidationError([](auto* c) { c->add_mean(NAN); }),
+              HasSubstr("image_iter.mean"));
+  EXPECT_THAT(ValidationError([](auto* c) { c->add_std(0); }),
+              HasSubstr("image_iter.std: must not be zero"));
+  EXPECT_THAT(ValidationError([](auto* c) { c->set_rand_gray(-0.5f); }),
+              HasSubstr("image_iter.rand_gray"));
+  EXPECT_THAT(ValidationError([](auto* c) { c->set_num_parts(-1); }),
+              HasSubstr("image_iter.num_parts"));
+  EXPECT_THAT(ValidationError([](auto* c) {
+                c->set_last_batch_handle(static_cast<v1::LastBatchHandle>(7));
+              }),
+              HasSubstr("image_iter.last_batch_handle"));
+  EXPECT_THAT(ValidationError([](auto* c) {
+                c->set_bad_record_policy(static_cast<v1::BadRecordPolicy>(9));
+              }),
+              HasSubstr("image_iter.bad_record_policy"));
+}
+
 PipelineEnvironment TestEnvironment(ThreadPool* pool) {
   PipelineEnvironment environment;
   environment.resolve_path = ResolveExisting;
@@ -130,6 +166,24 @@ TEST(ImageIterFactoryTest, LabelWidthShapesTheLabelAndMissingFilesFail) {
   opened = OpenImageIter(config, TestEnvironment(&pool));
   ASSERT_FALSE(opened.ok());
   EXPECT_THAT(opened.status().message(), HasSubstr("no_such.idx"));
+}
+
+TEST(ImageIterFactoryTest, BatchesOverMaxBatchBytesAreRefusedBeforeReading) {
+  ThreadPool pool(1);
+  v1::PipelineConfig config = ValidConfig();
+  config.mutable_image_iter()->set_batch_size(1 << 20);
+  config.mutable_image_iter()->set_data_shape(1, 65536);
+  config.mutable_image_iter()->set_data_shape(2, 65536);
+  config.mutable_image_iter()->set_path_imgrec(TempPath("never_read.rec"));
+  PipelineEnvironment environment = TestEnvironment(&pool);
+  environment.max_batch_bytes = uint64_t{2} << 30;
+  auto opened = OpenImageIter(config, environment);
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kResourceExhausted);
+  // 2^20 * (3 * 2^32 * 4 + 4) bytes: the exact product, not a wrapped one.
+  EXPECT_THAT(opened.status().message(),
+              HasSubstr("image_iter.data_shape (3, 65536, 65536) and "
+                        "batch_size 1048576 make batches of 54043195532640256 "
+                        "bytes, more than the daemon's limit of 2147483648"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <limits>
 #include <numeric>
 #include <opencv2/imgproc.hpp>
@@ -20,6 +21,7 @@
 #include "common/recordio/index.h"
 #include "common/recordio/irheader.h"
 #include "common/status/status_macros.h"
+#include "server/pipeline/image_record_order.h"
 
 namespace iterd::pipeline {
 namespace {
@@ -193,6 +195,9 @@ absl::Status ImageIterSource::BuildSamples() {
   if (!o.path_imgidx.empty()) {
     ITERD_ASSIGN_OR_RETURN(recordio::RecordIndex loaded,
                            recordio::RecordIndex::Load(o.path_imgidx));
+    ITERD_RETURN_IF_ERROR(CheckIndexOffsets(
+        loaded, o.imgidx_name.empty() ? o.path_imgidx : o.imgidx_name,
+        records_->size()));
     index = std::make_unique<recordio::RecordIndex>(std::move(loaded));
   }
   std::vector<Sample> all;
@@ -341,6 +346,15 @@ absl::Status ImageIterSource::ClaimJobs(int64_t count, std::vector<Job>* jobs) {
 }
 
 void ImageIterSource::Decode(Job* job, Batch* batch) const {
+  try {
+    DecodeOrThrow(job, batch);
+  } catch (const std::exception& error) {
+    ITERD_LOG(WARNING) << "ImageIter: " << error.what();
+    job->status = image::ExceptionStatus(error);
+  }
+}
+
+void ImageIterSource::DecodeOrThrow(Job* job, Batch* batch) const {
   const Sample* sample = job->sample;
   absl::string_view record = job->record;
   absl::string_view image_bytes;
@@ -390,8 +404,8 @@ void ImageIterSource::Decode(Job* job, Batch* batch) const {
     job->fatal = true;
     return;
   }
-  absl::StatusOr<cv::Mat> bgr =
-      image::DecodeImage(image_bytes, image::kDecodeColor);
+  absl::StatusOr<cv::Mat> bgr = image::DecodeImage(
+      image_bytes, image::kDecodeColor, options_.max_image_pixels);
   if (!bgr.ok()) {
     job->status = bgr.status();
     return;

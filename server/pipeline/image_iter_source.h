@@ -47,6 +47,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/concurrency/thread_pool.h"
 #include "common/image/augment/image_iter_augmenter.h"
+#include "common/image/image_header.h"
 #include "common/recordio/byte_source.h"
 #include "common/recordio/reader.h"
 #include "common/tensor/batch.h"
@@ -68,6 +69,11 @@ struct ImageIterSourceOptions {
   std::string path_imgrec;
   std::string path_imgidx;
   std::string path_imglist;
+  // The .idx as the client named it, for messages (empty: path_imgidx).
+  std::string imgidx_name;
+  // Largest pixel count an image's header may declare (limits.
+  // max_image_pixels); larger images are bad images, refused before decoding.
+  uint64_t max_image_pixels = image::kDefaultMaxImagePixels;
   // Prefix of the list entries' paths; each joined path goes through
   // resolve_path (null = used as is), so that a list cannot reach files
   // outside the daemon's data roots.
@@ -145,7 +151,9 @@ class ImageIterSource final : public SampleSource {
   // Claims the next samples of the pass (at most `count`) into *jobs.
   absl::Status ClaimJobs(int64_t count, std::vector<Job>* jobs);
   // Decodes job into its row. Thread-safe; touches only that row.
+  // Never throws: an exception from a decoder or OpenCV makes a bad image.
   void Decode(Job* job, Batch* batch) const;
+  void DecodeOrThrow(Job* job, Batch* batch) const;
   void CountSkip(const std::string& where, const absl::Status& reason);
 
   const ImageIterSourceOptions options_;

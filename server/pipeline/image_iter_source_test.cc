@@ -6,10 +6,14 @@
 #include "server/pipeline/image_iter_source.h"
 
 #include <cmath>
+#include <functional>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
 #include "common/concurrency/thread_pool.h"
+#include "common/image/image_header.h"
+#include "common/image/test_jpeg.h"
 #include "common/recordio/irheader.h"
 #include "common/recordio/writer.h"
 #include "gmock/gmock.h"
@@ -134,22 +138,99 @@ TEST(ImageIterSourceTest, OutputIsTheSameWithOneAndTwoThreads) {
   EXPECT_FALSE(passes[0].images == passes[1].images);
 }
 
-// f_images records 0..4 rewritten with record 2's image replaced by bytes
-// that are not an image.
-void WriteRecordsWithABrokenImage(const std::string& rec,
-                                  const std::string& idx) {
+// f_images records 0..4 rewritten with each image replaced by
+// bad(i, its bytes) (empty: kept).
+void WriteRecordsWithBadImages(
+    const std::string& rec, const std::string& idx,
+    const std::function<std::string(int, const std::string&)>& bad) {
   auto writer = recordio::IndexedRecordWriter::Create(rec, idx);
   ASSERT_TRUE(writer.ok());
   for (int i = 0; i < 5; ++i) {
     const std::string& key = kIdxKeys[i];
     recordio::IRHeader header;
     header.label = kLabelOfKey.at(key);
-    const std::string payload =
-        i == 2 ? std::string("\xff\xd8 not really a jpeg") : ImageBytes(key);
+    const std::string replaced = bad(i, ImageBytes(key));
+    const std::string payload = replaced.empty() ? ImageBytes(key) : replaced;
     ASSERT_TRUE(
         (*writer)->Write(key, recordio::PackRecord(header, payload)).ok());
   }
   ASSERT_TRUE((*writer)->Close().ok());
+}
+
+// Record 2's image replaced by bytes that are not an image.
+void WriteRecordsWithABrokenImage(const std::string& rec,
+                                  const std::string& idx) {
+  WriteRecordsWithBadImages(rec, idx, [](int i, const std::string&) {
+    return i == 2 ? std::string("\xff\xd8 not really a jpeg") : std::string();
+  });
+}
+
+TEST(ImageIterSourceTest,
+     BombsAreSkippedFromTheHeaderAndDoNotPoisonTheDecoder) {
+  // Records 1-3: a JPEG declaring 32768x32768, one declaring 65535x65535, a
+  // PNG declaring 20000x20000. Records 0 and 4 are good.
+  const auto bombs = [](int i, const std::string& jpeg) {
+    const cv::Mat small(4, 4, CV_8UC3, cv::Scalar(1, 2, 3));
+    switch (i) {
+      case 1:
+        return image::testing::WithJpegFrameSize(jpeg, 32768, 32768);
+      case 2:
+        return image::testing::WithJpegFrameSize(jpeg, 65535, 65535);
+      case 3:
+        return image::testing::PngWithDeclaredSize(small, 20000, 20000);
+      default:
+        return std::string();
+    }
+  };
+  ImageIterSourceOptions options = IndexedOptions();
+  options.path_imgrec = TempPath("bombs.rec");
+  options.path_imgidx = TempPath("bombs.idx");
+  WriteRecordsWithBadImages(options.path_imgrec, options.path_imgidx, bombs);
+  auto source = MustCreate(options);
+  ASSERT_NE(source, nullptr);
+  const std::vector<float> good = {kLabelOfKey.at(kIdxKeys[0]),
+                                   kLabelOfKey.at(kIdxKeys[4])};
+  EXPECT_EQ(ReadPass(source.get(), 2).labels, good);
+  SourceStats stats = source->stats();
+  EXPECT_EQ(stats.records_skipped, 3);
+  ASSERT_EQ(stats.skipped_examples.size(), 3u);
+  EXPECT_THAT(stats.skipped_examples[0],
+              HasSubstr("declares 32768x32768 = 1073741824 pixels, more "
+                        "than the limit of 89478485"));
+  EXPECT_THAT(stats.skipped_examples[2],
+              HasSubstr("declares 20000x20000 = 400000000 pixels"));
+
+  // Only the 65535x65535 JPEG, under a limit that lets libjpeg see it (and
+  // refuse it past its 65500): the good images decode on the same thread
+  // afterwards (they failed with "two SOI markers").
+  WriteRecordsWithBadImages(options.path_imgrec, options.path_imgidx,
+                            [&bombs](int i, const std::string& jpeg) {
+                              return i == 2 ? bombs(i, jpeg) : std::string();
+                            });
+  options.max_image_pixels = uint64_t{1} << 33;
+  source = MustCreate(options);
+  ASSERT_NE(source, nullptr);
+  Pass pass = ReadPass(source.get(), 2);
+  EXPECT_EQ(pass.labels.size(), 4u);
+  stats = source->stats();
+  EXPECT_EQ(stats.records_skipped, 1);
+  EXPECT_EQ(stats.records_decoded, 4);
+}
+
+TEST(ImageIterSourceTest, IdxOffsetPastTheRecIsRefusedAtOpenNamingTheLine) {
+  const std::string rec = TempPath("bad_offset.rec");
+  const std::string idx = TempPath("bad_offset.idx");
+  WriteRecordsWithABrokenImage(rec, idx);
+  WriteFile(idx, "7\t0\n15\t18446744073709551615\n");
+  ImageIterSourceOptions options = IndexedOptions();
+  options.path_imgrec = rec;
+  options.path_imgidx = idx;
+  options.imgidx_name = "data/bad_offset.idx";
+  auto source = ImageIterSource::Create(options);
+  EXPECT_EQ(source.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(source.status().message(),
+              HasSubstr("data/bad_offset.idx: line 2 (key 15): offset "
+                        "18446744073709551615 is past the end of the .rec"));
 }
 
 TEST(ImageIterSourceTest, BrokenImageIsSkippedAndCountedKeepingBatchesFull) {

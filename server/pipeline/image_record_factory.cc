@@ -4,6 +4,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,7 @@
 #include "common/status/status_macros.h"
 #include "server/pipeline/batcher.h"
 #include "server/pipeline/factory_common.h"
+#include "server/pipeline/image_record_ranges.h"
 #include "server/pipeline/image_record_source.h"
 #include "server/pipeline/mean_image.h"
 #include "server/pipeline/mean_image_builder.h"
@@ -175,6 +177,74 @@ absl::StatusOr<std::vector<float>> LoadOrCreateMean(
   return mean;
 }
 
+// The ranges pipeline.proto documents for each numeric field; an optional
+// field is checked only when set.
+absl::Status CheckRecordRanges(const v1::ImageRecordConfig& c) {
+  const IntRange ints[] = {
+      {"batch_size", true, c.batch_size(), 1, kMaxImageBatchSize},
+      {"label_width", c.has_label_width(), c.label_width(), 1, kMaxLabelWidth},
+      {"preprocess_threads", c.has_preprocess_threads(), c.preprocess_threads(),
+       1, 1024},
+      {"num_parts", true, c.num_parts(), 0, kMaxParts},
+      {"shuffle_chunk_size", true, c.shuffle_chunk_size(), 0, 1 << 20},
+      {"resize", c.has_resize(), c.resize(), -1, kMaxResize},
+      {"max_rotate_angle", true, c.max_rotate_angle(), 0, 360},
+      {"rotate", c.has_rotate(), c.rotate(), -1, 360},
+      {"max_crop_size", c.has_max_crop_size(), c.max_crop_size(), -1,
+       kMaxImageSide},
+      {"min_crop_size", c.has_min_crop_size(), c.min_crop_size(), -1,
+       kMaxImageSide},
+      {"random_h", true, c.random_h(), 0, 180},
+      {"random_s", true, c.random_s(), 0, 255},
+      {"random_l", true, c.random_l(), 0, 255},
+      {"fill_value", c.has_fill_value(), c.fill_value(), 0, 255},
+      {"pad", true, c.pad(), 0, kMaxPad},
+  };
+  ITERD_RETURN_IF_ERROR(CheckIntRanges(ints));
+  if (c.rotate_list_size() > 360) {
+    return FieldError(
+        "rotate_list",
+        absl::StrCat("holds at most 360 angles, got ", c.rotate_list_size()));
+  }
+  for (int32_t angle : c.rotate_list()) {
+    ITERD_RETURN_IF_ERROR(CheckIntRange("rotate_list", angle, -360, 360));
+  }
+  const FloatRange floats[] = {
+      {"mean_r", true, c.mean_r(), -1e6, 1e6},
+      {"mean_g", true, c.mean_g(), -1e6, 1e6},
+      {"mean_b", true, c.mean_b(), -1e6, 1e6},
+      {"mean_a", true, c.mean_a(), -1e6, 1e6},
+      {"scale", c.has_scale(), c.scale(), -1e6, 1e6},
+      {"max_random_contrast", true, c.max_random_contrast(), 0, 1000},
+      {"max_random_illumination", true, c.max_random_illumination(), 0, 1000},
+      {"max_aspect_ratio", true, c.max_aspect_ratio(), 0, 100},
+      {"min_aspect_ratio", c.has_min_aspect_ratio(), c.min_aspect_ratio(), 0,
+       100},
+      {"max_shear_ratio", true, c.max_shear_ratio(), 0, 10},
+      {"max_random_scale", c.has_max_random_scale(), c.max_random_scale(), 0,
+       100},
+      {"min_random_scale", c.has_min_random_scale(), c.min_random_scale(), 0,
+       100},
+      {"max_random_area", c.has_max_random_area(), c.max_random_area(), 0, 100},
+      {"min_random_area", c.has_min_random_area(), c.min_random_area(), 0, 100},
+      {"max_img_size", c.has_max_img_size(), c.max_img_size(), 0, 1e10},
+      {"min_img_size", true, c.min_img_size(), 0, kMaxResize},
+      {"brightness", true, c.brightness(), 0, 100},
+      {"contrast", true, c.contrast(), 0, 100},
+      {"saturation", true, c.saturation(), 0, 100},
+      {"pca_noise", true, c.pca_noise(), 0, 100},
+  };
+  ITERD_RETURN_IF_ERROR(CheckFloatRanges(floats));
+  for (const auto& [name, set, value] :
+       {std::make_tuple("std_r", c.has_std_r(), c.std_r()),
+        std::make_tuple("std_g", c.has_std_g(), c.std_g()),
+        std::make_tuple("std_b", c.has_std_b(), c.std_b()),
+        std::make_tuple("std_a", c.has_std_a(), c.std_a())}) {
+    if (set) ITERD_RETURN_IF_ERROR(CheckDivisor(name, value, 1e6));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateImageRecord(const v1::ImageRecordConfig& config) {
@@ -192,40 +262,18 @@ absl::Status ValidateImageRecord(const v1::ImageRecordConfig& config) {
         "data_shape", absl::StrCat("C must be 1, 3 or 4, got ", channels));
   }
   for (int i = 1; i < 3; ++i) {
-    if (config.data_shape(i) <= 0 || config.data_shape(i) > (1 << 16)) {
+    if (config.data_shape(i) <= 0 || config.data_shape(i) > kMaxImageSide) {
       return RecordFieldError(
-          "data_shape", absl::StrCat("H and W must be in [1, 65536], got ",
-                                     config.data_shape(i)));
+          "data_shape", absl::StrCat("H and W must be in [1, ", kMaxImageSide,
+                                     "], got ", config.data_shape(i)));
     }
   }
-  if (config.batch_size() <= 0) {
-    return RecordFieldError("batch_size", absl::StrCat("must be positive, got ",
-                                                       config.batch_size()));
-  }
-  if (config.has_label_width() && config.label_width() < 1) {
-    return RecordFieldError("label_width", absl::StrCat("must be >= 1, got ",
-                                                        config.label_width()));
-  }
-  if (config.has_preprocess_threads() && config.preprocess_threads() < 1) {
-    return RecordFieldError(
-        "preprocess_threads",
-        absl::StrCat("must be >= 1, got ", config.preprocess_threads()));
-  }
+  ITERD_RETURN_IF_ERROR(Prefixed(CheckRecordRanges(config)));
   const int num_parts = std::max(1, config.num_parts());
-  if (config.num_parts() < 0) {
-    return RecordFieldError(
-        "num_parts",
-        absl::StrCat("must not be negative, got ", config.num_parts()));
-  }
   if (config.part_index() < 0 || config.part_index() >= num_parts) {
     return RecordFieldError(
         "part_index", absl::StrCat("must be in [0, num_parts = ", num_parts,
                                    "), got ", config.part_index()));
-  }
-  if (config.shuffle_chunk_size() < 0) {
-    return RecordFieldError("shuffle_chunk_size",
-                            absl::StrCat("must not be negative, got ",
-                                         config.shuffle_chunk_size()));
   }
   const v1::DataType dtype = config.dtype();
   if (dtype != v1::DATA_TYPE_UNSPECIFIED && dtype != v1::FLOAT32 &&
@@ -238,10 +286,6 @@ absl::Status ValidateImageRecord(const v1::ImageRecordConfig& config) {
   if (config.layout() != v1::IMAGE_LAYOUT_UNSPECIFIED &&
       config.layout() != v1::NCHW && config.layout() != v1::NHWC) {
     return RecordFieldError("layout", "must be NCHW or NHWC");
-  }
-  if (config.pad() < 0) {
-    return RecordFieldError(
-        "pad", absl::StrCat("must not be negative, got ", config.pad()));
   }
   if (config.bad_record_policy() != v1::BAD_RECORD_POLICY_UNSPECIFIED &&
       config.bad_record_policy() != v1::SKIP &&
@@ -272,6 +316,12 @@ absl::StatusOr<OpenedPipeline> OpenImageRecord(
     const v1::PipelineConfig& config, const PipelineEnvironment& environment) {
   const v1::ImageRecordConfig& record = config.image_record();
   ITERD_RETURN_IF_ERROR(ValidateImageRecord(record));
+  // Before any file is read (a missing mean_img is computed over the data).
+  ITERD_RETURN_IF_ERROR(Prefixed(CheckImageBatchBytes(
+      record.batch_size(), record.data_shape(0), record.data_shape(1),
+      record.data_shape(2), DTypeSize(OutputDType(record)),
+      record.has_label_width() ? record.label_width() : 1,
+      environment.max_batch_bytes)));
   if (environment.pool == nullptr) {
     return absl::FailedPreconditionError("image_record needs a thread pool");
   }
@@ -281,7 +331,9 @@ absl::StatusOr<OpenedPipeline> OpenImageRecord(
   if (!record.path_imgidx().empty()) {
     ITERD_ASSIGN_OR_RETURN(options.path_imgidx,
                            environment.resolve_path(record.path_imgidx()));
+    options.imgidx_name = record.path_imgidx();
   }
+  options.max_image_pixels = environment.max_image_pixels;
   if (!record.path_imglist().empty()) {
     ITERD_ASSIGN_OR_RETURN(options.path_imglist,
                            environment.resolve_path(record.path_imglist()));

@@ -107,6 +107,91 @@ TEST_F(ImageRecordFactoryTest, ValidationErrorsNameTheField) {
   EXPECT_TRUE(ValidatePipelineConfig(BaseConfig()).ok());
 }
 
+TEST_F(ImageRecordFactoryTest,
+       OutOfRangeValuesAreRefusedAtOpenWithTheValueSent) {
+  // The first three served an empty epoch (every record failed).
+  const std::vector<
+      std::pair<std::function<void(v1::ImageRecordConfig*)>, std::string>>
+      cases = {
+          {[](auto* c) { c->set_pad(1 << 30); },
+           "image_record.pad: must be in [0, 1024], got 1073741824"},
+          {[](auto* c) { c->set_max_random_scale(1e30f); },
+           "image_record.max_random_scale: must be a finite number in [0, "
+           "100], got 1e+30"},
+          {[](auto* c) { c->set_min_img_size(1e30f); },
+           "image_record.min_img_size: must be a finite number in [0, "
+           "16384], got 1e+30"},
+          {[](auto* c) { c->set_data_shape(1, int64_t{1} << 62); },
+           "image_record.data_shape: H and W must be in [1, 65536], got "
+           "4611686018427387904"},
+          {[](auto* c) { c->set_brightness(NAN); },
+           "image_record.brightness: must be a finite number in [0, 100], "
+           "got nan"},
+          {[](auto* c) { c->set_mean_r(INFINITY); }, "image_record.mean_r"},
+          {[](auto* c) { c->set_std_g(NAN); }, "image_record.std_g"},
+          {[](auto* c) { c->set_scale(-INFINITY); }, "image_record.scale"},
+          {[](auto* c) { c->set_resize(1 << 20); }, "image_record.resize"},
+          {[](auto* c) { c->set_max_rotate_angle(-1); },
+           "image_record.max_rotate_angle"},
+          {[](auto* c) { c->add_rotate_list(100000); },
+           "image_record.rotate_list"},
+          {[](auto* c) { c->set_max_crop_size(1 << 30); },
+           "image_record.max_crop_size"},
+          {[](auto* c) { c->set_random_h(1000); }, "image_record.random_h"},
+          {[](auto* c) { c->set_fill_value(256); }, "image_record.fill_value"},
+          {[](auto* c) { c->set_max_aspect_ratio(NAN); },
+           "image_record.max_aspect_ratio"},
+          {[](auto* c) { c->set_max_shear_ratio(1e9f); },
+           "image_record.max_shear_ratio"},
+          {[](auto* c) { c->set_max_random_area(-1); },
+           "image_record.max_random_area"},
+          {[](auto* c) { c->set_max_img_size(NAN); },
+           "image_record.max_img_size"},
+          {[](auto* c) { c->set_pca_noise(INFINITY); },
+           "image_record.pca_noise"},
+          {[](auto* c) { c->set_max_random_illumination(NAN); },
+           "image_record.max_random_illumination"},
+          {[](auto* c) { c->set_preprocess_threads(1 << 20); },
+           "image_record.preprocess_threads"},
+          {[](auto* c) { c->set_batch_size(int64_t{1} << 62); },
+           "image_record.batch_size"},
+          {[](auto* c) { c->set_label_width(1 << 30); },
+           "image_record.label_width"},
+          {[](auto* c) { c->set_shuffle_chunk_size(1 << 30); },
+           "image_record.shuffle_chunk_size"},
+      };
+  for (const auto& [mutate, expected] : cases) {
+    v1::PipelineConfig config = BaseConfig();
+    mutate(config.mutable_image_record());
+    const absl::Status status = ValidatePipelineConfig(config);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << expected;
+    EXPECT_THAT(status.message(), HasSubstr(expected));
+    // And OpenPipeline refuses it before reading anything.
+    EXPECT_EQ(OpenPipeline(config, {}, environment_).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << expected;
+  }
+}
+
+TEST_F(ImageRecordFactoryTest,
+       BatchesOverMaxBatchBytesAreRefusedBeforeReading) {
+  v1::PipelineConfig config = BaseConfig();
+  v1::ImageRecordConfig* record = config.mutable_image_record();
+  record->set_data_shape(1, 65536);
+  record->set_data_shape(2, 65536);
+  record->set_batch_size(1 << 20);
+  record->clear_resize();
+  record->set_path_imgrec("never_read.rec");
+  record->set_mean_img("never_computed.bin");
+  environment_.max_batch_bytes = uint64_t{2} << 30;
+  const auto opened = OpenPipeline(config, {}, environment_);
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(opened.status().message(),
+              HasSubstr("image_record.data_shape (3, 65536, 65536) and "
+                        "batch_size 1048576 make batches of 54043195532640256 "
+                        "bytes"));
+}
+
 TEST_F(ImageRecordFactoryTest, DescriptorsFollowShapeDtypeAndLayout) {
   absl::StatusOr<OpenedPipeline> opened =
       OpenPipeline(BaseConfig(), {}, environment_);

@@ -189,4 +189,17 @@ int64_t ImageRecordOrder::num_records() const {
   return options_.indexed ? static_cast<int64_t>(part_offsets_.size()) : -1;
 }
 
+absl::Status CheckIndexOffsets(const recordio::RecordIndex& index,
+                               absl::string_view idx_name, uint64_t rec_size) {
+  const std::vector<recordio::IndexEntry>& entries = index.entries();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].offset < rec_size) continue;
+    return absl::InvalidArgumentError(
+        absl::StrCat(idx_name, ": line ", i + 1, " (key ", entries[i].key,
+                     "): offset ", entries[i].offset,
+                     " is past the end of the .rec (", rec_size, " bytes)"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace iterd::pipeline

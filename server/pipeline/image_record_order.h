@@ -34,7 +34,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/recordio/byte_source.h"
+#include "common/recordio/index.h"
 #include "common/recordio/parts.h"
 #include "common/recordio/reader.h"
 
@@ -109,6 +111,14 @@ class ImageRecordOrder final {
   // before it are served.
   absl::Status pending_error_;
 };
+
+// InvalidArgument "<idx_name>: line N (key K): offset X is past the end of
+// the .rec (S bytes)" for the first entry of `index` that points at or past
+// the end of a .rec of `rec_size` bytes: checked at open, so a bad offset is
+// a clear error rather than an empty read (or, read as a signed number, a
+// file sample with no name).
+absl::Status CheckIndexOffsets(const recordio::RecordIndex& index,
+                               absl::string_view idx_name, uint64_t rec_size);
 
 }  // namespace iterd::pipeline
 

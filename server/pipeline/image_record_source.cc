@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <opencv2/core.hpp>
 #include <utility>
 
@@ -27,8 +28,6 @@ constexpr size_t kMaxSkippedExamples = 8;
 // in kLogEvery, so the log stays readable and the count stays exact.
 constexpr int64_t kLoggedSkipsInFull = 20;
 constexpr int64_t kLogEvery = 1000;
-// As image_codec: refuse what OpenCV refuses before allocating for it.
-constexpr uint64_t kMaxDecodePixels = uint64_t{1} << 30;
 
 // One TurboJPEG handle per thread (pool threads and the producer), reused for
 // every image that thread decodes: a handle costs a few KB of allocations.
@@ -133,6 +132,9 @@ absl::StatusOr<std::unique_ptr<ImageRecordSource>> ImageRecordSource::Create(
   if (indexed) {
     ITERD_ASSIGN_OR_RETURN(recordio::RecordIndex index,
                            recordio::RecordIndex::Load(opts.path_imgidx));
+    ITERD_RETURN_IF_ERROR(CheckIndexOffsets(
+        index, opts.imgidx_name.empty() ? opts.path_imgidx : opts.imgidx_name,
+        source->file_->size()));
     order_options.indexed = true;
     order_options.sorted_offsets = index.SortedOffsets();
   }
@@ -257,8 +259,9 @@ absl::StatusOr<cv::Mat> ImageRecordSource::Decode(
     ITERD_ASSIGN_OR_RETURN(image::JpegDecoder * decoder, ThreadJpegDecoder());
     absl::StatusOr<image::JpegHeader> header = decoder->ReadHeader(bytes);
     if (header.ok() && !header->IsCmyk() &&
-        static_cast<uint64_t>(header->width) * header->height <=
-            kMaxDecodePixels) {
+        image::CheckPixelCount(header->width, header->height,
+                               options_.max_image_pixels)
+            .ok()) {
       // The largest DCT scale whose shorter edge still covers the resize
       // target (EXIF rotation swaps the edges, not their minimum).
       const int scale = image::CoveringDctScale(*header, planned);
@@ -270,8 +273,10 @@ absl::StatusOr<cv::Mat> ImageRecordSource::Decode(
         image.create(image::JpegDecoder::ScaledDimension(header->height, scale),
                      image::JpegDecoder::ScaledDimension(header->width, scale),
                      CV_8UC(image::ChannelCount(order)));
-      } catch (const cv::Exception& error) {
-        return absl::ResourceExhaustedError(error.what());
+      } catch (const std::exception&) {  // Out of memory.
+        return absl::ResourceExhaustedError(
+            absl::StrCat("cannot allocate a ", header->width / scale, "x",
+                         header->height / scale, " image"));
       }
       const absl::Status decoded = decoder->Decode(
           bytes, order, scale,
@@ -284,8 +289,9 @@ absl::StatusOr<cv::Mat> ImageRecordSource::Decode(
     }
     // Anything unusual: the general decoder, which also words the error.
   }
-  ITERD_ASSIGN_OR_RETURN(cv::Mat image,
-                         image::DecodeImage(bytes, decode_flag_));
+  ITERD_ASSIGN_OR_RETURN(
+      cv::Mat image,
+      image::DecodeImage(bytes, decode_flag_, options_.max_image_pixels));
   if (options_.channels == 4 && image.channels() != 4) {
     return absl::InvalidArgumentError(absl::StrCat(
         "decoded image has ", image.channels(),
@@ -308,8 +314,9 @@ absl::StatusOr<bool> ImageRecordSource::DecodeCropFirst(absl::string_view bytes,
   // Anything unusual (a bad header, CMYK, a rotation to undo): the full path,
   // which also words the error.
   if (!header.ok() || header->IsCmyk() ||
-      static_cast<uint64_t>(header->width) * header->height >
-          kMaxDecodePixels ||
+      !image::CheckPixelCount(header->width, header->height,
+                              options_.max_image_pixels)
+           .ok() ||
       image::JpegExifOrientation(bytes) != 1) {
     return false;
   }
@@ -353,6 +360,20 @@ absl::Status ImageRecordSource::WriteLabel(const recordio::IRHeader& header,
 }
 
 ImageRecordSource::ItemResult ImageRecordSource::ProcessRecord(
+    const RawRecord& raw, Batch* batch, int64_t row) const {
+  // Decoders and OpenCV throw (out of memory, an assertion on odd input):
+  // the record is bad, the daemon goes on, and their texts stay in the log.
+  try {
+    return ProcessRecordOrThrow(raw, batch, row);
+  } catch (const std::exception& error) {
+    ITERD_LOG(WARNING) << Where(raw.offset) << ": " << error.what();
+    ItemResult result;
+    result.status = image::ExceptionStatus(error);
+    return result;
+  }
+}
+
+ImageRecordSource::ItemResult ImageRecordSource::ProcessRecordOrThrow(
     const RawRecord& raw, Batch* batch, int64_t row) const {
   ItemResult result;
   if (!raw.read_error.ok()) {

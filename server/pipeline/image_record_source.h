@@ -56,6 +56,7 @@
 #include "common/concurrency/thread_pool.h"
 #include "common/image/augment/default_augmenter.h"
 #include "common/image/augment/sample_writer.h"
+#include "common/image/image_header.h"
 #include "common/recordio/byte_source.h"
 #include "common/recordio/irheader.h"
 #include "common/recordio/reader.h"
@@ -71,7 +72,13 @@ struct ImageRecordSourceOptions {
   std::string path_imgrec;
   std::string path_imglist;
   std::string path_imgidx;
+  // The .idx as the client named it, for messages (empty: path_imgidx).
+  std::string imgidx_name;
   int label_width = 1;
+  // Largest pixel count an image's header may declare (limits.
+  // max_image_pixels); larger images are bad records, refused before
+  // decoding.
+  uint64_t max_image_pixels = image::kDefaultMaxImagePixels;
   // data_shape (C, H, W); C in {1, 3, 4}.
   int channels = 3;
   int height = 0;
@@ -141,8 +148,11 @@ class ImageRecordSource final : public SampleSource {
   // Takes up to `count` records of the order into raw_ (reading them).
   absl::Status GatherRecords(int64_t count, bool* end_of_pass);
   // Decodes, labels, augments and writes raw_[item] into `row`.
+  // Never throws: an exception from a decoder or OpenCV is a bad record.
   ItemResult ProcessRecord(const RawRecord& raw, Batch* batch,
                            int64_t row) const;
+  ItemResult ProcessRecordOrThrow(const RawRecord& raw, Batch* batch,
+                                  int64_t row) const;
   absl::StatusOr<cv::Mat> Decode(absl::string_view bytes) const;
   // Crop-first decode and augmentation into *image; false (nothing drawn)
   // when the record or the chain does not qualify.

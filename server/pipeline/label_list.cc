@@ -18,6 +18,14 @@ absl::Status LineError(absl::string_view name, int64_t line,
       absl::StrCat(name, ":", line, ": ", problem));
 }
 
+// A column as quoted in a message: a hostile file's line can be megabytes.
+std::string Shown(absl::string_view column) {
+  constexpr size_t kMaxShown = 64;
+  if (column.size() <= kMaxShown) return std::string(column);
+  return absl::StrCat(column.substr(0, kMaxShown), "... (", column.size(),
+                      " bytes)");
+}
+
 }  // namespace
 
 absl::StatusOr<LabelList> LabelList::Load(const std::string& path,
@@ -47,7 +55,7 @@ absl::StatusOr<LabelList> LabelList::Parse(absl::string_view text,
     uint64_t id = 0;
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(columns[0]), &id)) {
       return LineError(name, line_number,
-                       absl::StrCat("index \"", columns[0],
+                       absl::StrCat("index \"", Shown(columns[0]),
                                     "\" is not a non-negative integer"));
     }
     if (columns.size() < static_cast<size_t>(label_width) + 1) {
@@ -65,7 +73,7 @@ absl::StatusOr<LabelList> LabelList::Parse(absl::string_view text,
         list.labels_.resize(first);
         return LineError(
             name, line_number,
-            absl::StrCat("label \"", column, "\" is not a number"));
+            absl::StrCat("label \"", Shown(column), "\" is not a number"));
       }
       list.labels_.push_back(value);
     }

@@ -1,5 +1,8 @@
 #include "server/pipeline/label_list.h"
 
+#include <string>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -53,6 +56,17 @@ TEST(LabelListTest, BadIndexAndBadLabelNameTheLine) {
       LabelList::Parse("1\tcat\ta\n", "l.lst", 1);
   ASSERT_FALSE(bad_label.ok());
   EXPECT_THAT(bad_label.status().message(), HasSubstr("l.lst:1: label"));
+}
+
+TEST(LabelListTest, AHugeBadColumnIsQuotedShort) {
+  const std::string huge(1 << 20, 'x');
+  absl::StatusOr<LabelList> bad =
+      LabelList::Parse(absl::StrCat("1\t", huge, "\ta\n"), "h.lst", 1);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr(absl::StrCat("label \"", std::string(64, 'x'),
+                                     "... (1048576 bytes)\" is not a number")));
+  EXPECT_LT(bad.status().message().size(), 200u);
 }
 
 TEST(LabelListTest, MissingFileIsNotFoundNamingThePath) {

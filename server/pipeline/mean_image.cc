@@ -1,5 +1,6 @@
 #include "server/pipeline/mean_image.h"
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 
@@ -119,6 +120,11 @@ absl::StatusOr<std::vector<float>> ParseMeanImage(absl::string_view bytes,
   for (size_t i = 0; i < elements; ++i) {
     values[i] = io::DecodeFloat32(cursor.Bytes());
     cursor.Skip(4);
+    // NaN or infinity would silently poison every batch normalised by it.
+    if (!std::isfinite(values[i])) {
+      return cursor.Error(absl::StrCat("value ", i, " of the mean is ",
+                                       values[i], ", not a finite number"));
+    }
   }
   return values;
 }

@@ -1,5 +1,6 @@
 #include "server/pipeline/mean_image.h"
 
+#include <cmath>
 #include <fstream>
 #include <vector>
 
@@ -39,6 +40,15 @@ TEST(MeanImageTest, WrongShapeNamesBothShapes) {
   ASSERT_FALSE(parsed.ok());
   EXPECT_THAT(parsed.status().message(), HasSubstr("(3, 1, 2)"));
   EXPECT_THAT(parsed.status().message(), HasSubstr("(3, 2, 1)"));
+}
+
+TEST(MeanImageTest, NonFiniteValuesAreAnErrorNamingTheValue) {
+  const std::string bytes =
+      EncodeMeanImage({1.0f, std::nanf(""), 2.0f}, 3, 1, 1);
+  const auto parsed = ParseMeanImage(bytes, "nan.bin", 3, 1, 1);
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(parsed.status().message(), HasSubstr("nan.bin"));
+  EXPECT_THAT(parsed.status().message(), HasSubstr("value 1 of the mean"));
 }
 
 TEST(MeanImageTest, TruncatedFileIsAnErrorNamingIt) {

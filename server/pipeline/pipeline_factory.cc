@@ -188,7 +188,8 @@ absl::StatusOr<std::vector<NamedArray>> LoadArrays(
           io::HeldFile::Open(file.path, ShownName(file.name)));
       const bool is_npz = absl::EndsWith(file.path, ".npz");
       absl::StatusOr<Array> loaded =
-          is_npz ? LoadNpz(held.path(), source.npz_key())
+          is_npz ? LoadNpz(held.path(), source.npz_key(),
+                           environment.max_npz_member_bytes)
                  : LoadNpy(held.path());
       // The loaders name the file by the path they opened.
       if (!loaded.ok()) {

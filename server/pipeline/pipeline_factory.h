@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/concurrency/thread_pool.h"
+#include "common/image/image_header.h"
 #include "common/tensor/dtype.h"
 #include "common/tensor/npy.h"
 #include "common/tensor/payload_pool.h"
@@ -42,6 +43,9 @@ struct PipelineEnvironment {
   ThreadPool* pool = nullptr;
   int default_prefetch_buffer = 4;
   uint64_t max_batch_bytes = 0;  // 0 = no limit.
+  // limits.max_image_pixels and limits.max_npz_member_bytes.
+  uint64_t max_image_pixels = image::kDefaultMaxImagePixels;
+  uint64_t max_npz_member_bytes = kDefaultMaxNpzMemberBytes;
   // Optional: makes the Batcher's payload pool from the payload size and the
   // buffers the pipeline needs (prefetch depth + kPayloadsBeyondPrefetch), so
   // that batches can be produced in a same-host shared-memory region. Called

@@ -90,6 +90,13 @@ pipeline::PipelineEnvironment IterdServiceImpl::Environment() const {
   environment.default_prefetch_buffer =
       config_.limits().default_prefetch_buffer();
   environment.max_batch_bytes = config_.limits().max_batch_bytes();
+  // 0 (a config without ApplyLimitDefaults) keeps the pipeline's defaults.
+  if (config_.limits().max_image_pixels() > 0) {
+    environment.max_image_pixels = config_.limits().max_image_pixels();
+  }
+  if (config_.limits().max_npz_member_bytes() > 0) {
+    environment.max_npz_member_bytes = config_.limits().max_npz_member_bytes();
+  }
   return environment;
 }
 

@@ -9,7 +9,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/image/image_header.h"
 #include "common/status/status_macros.h"
+#include "common/tensor/npy.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "server/pipeline/pipeline_factory.h"
@@ -54,6 +56,12 @@ void ApplyLimitDefaults(v1::Limits* limits) {
   if (limits->max_batch_bytes() == 0) limits->set_max_batch_bytes(2ull << 30);
   if (limits->max_inline_bytes() == 0) limits->set_max_inline_bytes(8ull << 30);
   if (limits->chunk_bytes() == 0) limits->set_chunk_bytes(4u << 20);
+  if (limits->max_image_pixels() == 0) {
+    limits->set_max_image_pixels(image::kDefaultMaxImagePixels);
+  }
+  if (limits->max_npz_member_bytes() == 0) {
+    limits->set_max_npz_member_bytes(kDefaultMaxNpzMemberBytes);
+  }
 }
 
 absl::Status ValidateServerConfig(const v1::ServerConfig& config) {

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <opencv2/imgproc.hpp>
 #include <vector>
 
@@ -132,8 +133,8 @@ absl::Status ApplyHlsJitter(int random_h, int random_s, int random_l,
       const int from_to[] = {0, 0, 1, 1, 2, 2};
       cv::mixChannels(&bgr, 1, image, 1, from_to, 3);
     }
-  } catch (const cv::Exception& e) {
-    return absl::InternalError(absl::StrCat("HLS jitter: ", e.what()));
+  } catch (const std::exception&) {  // OpenCV's text is not for clients.
+    return absl::InternalError("HLS jitter failed");
   }
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -74,9 +75,10 @@ absl::Status ResizeWindowToCrop(const cv::Mat& window_pixels, cv::Rect window,
     cv::warpAffine(window_pixels, out, inverse, plan.crop.size(),
                    plan.interpolation | cv::WARP_INVERSE_MAP,
                    cv::BORDER_REPLICATE);
-  } catch (const cv::Exception& error) {
-    return absl::InternalError(
-        absl::StrCat("warpAffine to the crop: ", error.what()));
+  } catch (const std::exception&) {  // OpenCV's text is not for clients.
+    return absl::InternalError(absl::StrCat("warpAffine to the ",
+                                            plan.crop.width, "x",
+                                            plan.crop.height, " crop failed"));
   }
   *crop = out;
   return absl::OkStatus();

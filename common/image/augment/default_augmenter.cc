@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -193,8 +194,8 @@ absl::Status DefaultAugmenter::Apply(cv::Mat* image,
     try {
       cv::copyMakeBorder(*image, padded, p.pad, p.pad, p.pad, p.pad,
                          cv::BORDER_CONSTANT, cv::Scalar::all(p.fill_value));
-    } catch (const cv::Exception& e) {
-      return absl::InternalError(absl::StrCat("pad: ", e.what()));
+    } catch (const std::exception&) {  // OpenCV's text is not for clients.
+      return absl::InternalError(absl::StrCat("pad of ", p.pad, " failed"));
     }
     *image = padded;
   }
@@ -312,6 +313,7 @@ absl::Status DefaultAugmenter::Affine(cv::Mat* image,
                       absl::StrCat("affine output ", new_width, "x", new_height,
                                    " is empty"));
   }
+  ITERD_RETURN_IF_ERROR(CheckAugmentSize(size));
   cv::Mat matrix(2, 3, CV_32F);
   matrix.at<float>(0, 0) = hs * a - s * b * ws;
   matrix.at<float>(1, 0) = -b * ws;
@@ -328,8 +330,9 @@ absl::Status DefaultAugmenter::Affine(cv::Mat* image,
   try {
     cv::warpAffine(*image, warped, matrix, size, flag, cv::BORDER_CONSTANT,
                    cv::Scalar::all(p.fill_value));
-  } catch (const cv::Exception& e) {
-    return absl::InternalError(absl::StrCat("warpAffine: ", e.what()));
+  } catch (const std::exception&) {  // OpenCV's text is not for clients.
+    return absl::InternalError(absl::StrCat("warpAffine to ", size.width, "x",
+                                            size.height, " failed"));
   }
   *image = warped;
   return absl::OkStatus();

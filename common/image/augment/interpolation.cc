@@ -1,9 +1,12 @@
 #include "common/image/augment/interpolation.h"
 
+#include <cstdint>
+#include <exception>
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "common/image/augment/random_draws.h"
+#include "common/status/status_macros.h"
 
 namespace iterd::image {
 
@@ -32,6 +35,16 @@ int InterpolationFlag(int inter_method, cv::Size from, cv::Size to,
   return inter_method;
 }
 
+absl::Status CheckAugmentSize(cv::Size size) {
+  const int64_t pixels = static_cast<int64_t>(size.width) * size.height;
+  if (size.width >= 0 && size.height >= 0 && pixels <= kMaxAugmentPixels) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("augmenting would make a ", size.width, "x", size.height,
+                   " image, more than ", kMaxAugmentPixels, " pixels"));
+}
+
 absl::Status ResizeImage(const cv::Mat& src, cv::Size size, int inter_method,
                          random::Engine* rng, cv::Mat* dst) {
   if (src.empty() || size.width <= 0 || size.height <= 0) {
@@ -39,15 +52,16 @@ absl::Status ResizeImage(const cv::Mat& src, cv::Size size, int inter_method,
         absl::StrCat("cannot resize a ", src.cols, "x", src.rows, " image to ",
                      size.width, "x", size.height));
   }
+  ITERD_RETURN_IF_ERROR(CheckAugmentSize(size));
   const int flag = InterpolationFlag(inter_method, src.size(), size, rng);
   // A fresh destination: `dst` may share pixels with `src` (a crop of it),
   // and resizing into a same-sized buffer would overwrite the source.
   cv::Mat resized;
   try {
     cv::resize(src, resized, size, 0, 0, flag);
-  } catch (const cv::Exception& e) {
+  } catch (const std::exception&) {  // OpenCV's text is not for clients.
     return absl::InternalError(absl::StrCat("cv::resize to ", size.width, "x",
-                                            size.height, ": ", e.what()));
+                                            size.height, " failed"));
   }
   *dst = resized;
   return absl::OkStatus();

@@ -9,6 +9,7 @@
 #ifndef ITERD_COMMON_IMAGE_AUGMENT_INTERPOLATION_H_
 #define ITERD_COMMON_IMAGE_AUGMENT_INTERPOLATION_H_
 
+#include <cstdint>
 #include <opencv2/core.hpp>
 
 #include "absl/status/status.h"
@@ -29,9 +30,21 @@ bool IsValidInterMethod(int inter_method);
 int InterpolationFlag(int inter_method, cv::Size from, cv::Size to,
                       random::Engine* rng);
 
+// Most pixels an image may have at any augmentation step (resize, affine
+// output, pad): 2^28, about 16384x16384, 1 GB with 4 channels. A config's
+// ranges bound each step, but an extreme aspect ratio (an image 1 pixel
+// high resized to a shorter edge of 1000) is the image's doing: it is a bad
+// record, not an allocation of that size.
+inline constexpr int64_t kMaxAugmentPixels = int64_t{1} << 28;
+
+// InvalidArgument "augmenting would make a WxH image, more than N pixels"
+// for a size above kMaxAugmentPixels (or negative).
+absl::Status CheckAugmentSize(cv::Size size);
+
 // cv::resize(src, *dst, size, 0, 0, InterpolationFlag(...)). `dst` may alias
 // `src` (the result is always a new buffer). InvalidArgument for an empty
-// source or target size, Internal if OpenCV throws.
+// source or target size or one over kMaxAugmentPixels, Internal if OpenCV
+// throws (its text is not in the message).
 absl::Status ResizeImage(const cv::Mat& src, cv::Size size, int inter_method,
                          random::Engine* rng, cv::Mat* dst);
 

@@ -2,6 +2,7 @@
 
 #include <opencv2/imgproc.hpp>
 #include <set>
+#include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -60,6 +61,21 @@ TEST(InterpolationTest, ResizeToEmptySizeIsInvalidArgument) {
   random::Engine rng(1);
   EXPECT_EQ(ResizeImage(image, {0, 4}, 1, &rng, &image).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(InterpolationTest, ResizeBeyondTheAugmentLimitIsRefusedBeforeAllocating) {
+  // A 1-pixel-high image whose shorter edge is resized to 16384: the long
+  // edge would be 16384 * 100000.
+  cv::Mat image(1, 100000, CV_8UC3, cv::Scalar::all(1));
+  random::Engine rng(1);
+  const absl::Status status =
+      ResizeImage(image, {1638400000, 16384}, 1, &rng, &image);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              ::testing::HasSubstr("more than 268435456 pixels"));
+  EXPECT_EQ(image.cols, 100000);  // Untouched.
+  EXPECT_FALSE(CheckAugmentSize({-5, 10}).ok());
+  EXPECT_TRUE(CheckAugmentSize({16384, 16384}).ok());
 }
 
 }  // namespace
