@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -38,6 +39,17 @@ std::unique_ptr<SharedMemoryHandover> StartHandover(
   auto handover = SharedMemoryHandover::Start(options);
   EXPECT_TRUE(handover.ok()) << handover.status();
   return handover.ok() ? *std::move(handover) : nullptr;
+}
+
+// The server counts a hand-over after sendmsg returns, which may be after the
+// client already holds the descriptor: wait for the count rather than race it.
+int64_t HandedOverWithin(const SharedMemoryHandover& handover, int64_t expected,
+                         absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (handover.handed_over() < expected && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return handover.handed_over();
 }
 
 // A raw connection to the hand-over socket, as a hostile peer makes it.
@@ -100,7 +112,7 @@ TEST(SharedMemoryHandoverTest, TokenHolderGetsAReadOnlyDescriptorOnce) {
   EXPECT_EQ(bytes[region->slot_bytes() + 9], 0x11);
   munmap(base, region->total_bytes());
   close(*fd);
-  EXPECT_EQ(handover->handed_over(), 1);
+  EXPECT_EQ(HandedOverWithin(*handover, 1, kTimeout), 1);
 
   // The token is used up.
   absl::StatusOr<int> again = ReceiveRegionDescriptor(
