@@ -40,7 +40,7 @@ RemoteIterator::~RemoteIterator() { Close().IgnoreError(); }
 absl::Status RemoteIterator::CheckOpen() const {
   if (closed_) {
     return absl::FailedPreconditionError(
-        absl::StrCat("iterator ", id(), " is closed"));
+        absl::StrCat("iterator ", display_id(), " is closed"));
   }
   return absl::OkStatus();
 }
@@ -77,7 +77,7 @@ absl::StatusOr<std::optional<Batch>> RemoteIterator::Next() {
         if (fresh) {
           if (fresh_stream_was_empty) {
             return absl::DataLossError(
-                absl::StrCat("Fetch on iterator ", id(),
+                absl::StrCat("Fetch on iterator ", display_id(),
                              " ended twice with neither a batch nor EpochEnd"));
           }
           fresh_stream_was_empty = true;
@@ -92,8 +92,9 @@ absl::StatusOr<std::optional<Batch>> RemoteIterator::Next() {
       }
       case FetchPart::kChunk:
         stream_.reset();
-        return absl::DataLossError(absl::StrCat(
-            "Fetch on iterator ", id(), " sent a chunk before any header"));
+        return absl::DataLossError(
+            absl::StrCat("Fetch on iterator ", display_id(),
+                         " sent a chunk before any header"));
       case FetchPart::kHeader: {
         absl::StatusOr<Batch> batch = ReadPayload(header);
         if (!batch.ok()) {
@@ -116,7 +117,7 @@ absl::StatusOr<Batch> RemoteIterator::ReadPayload(
   if (header.has_shared_memory_slot()) {
     if (shared_memory_ == nullptr) {
       return absl::DataLossError(absl::StrCat(
-          "batch ", header.sequence(), " of iterator ", id(),
+          "batch ", header.sequence(), " of iterator ", display_id(),
           " was sent in shared memory, which this client has not mapped"));
     }
     ITERD_ASSIGN_OR_RETURN(
@@ -136,8 +137,8 @@ absl::StatusOr<Batch> RemoteIterator::ReadPayload(
                       &chunk_bytes));
     if (part != FetchPart::kChunk) {
       return absl::DataLossError(absl::StrCat(
-          "batch ", header.sequence(), " of iterator ", id(), " ended after ",
-          filled, " of its ", total, " payload bytes"));
+          "batch ", header.sequence(), " of iterator ", display_id(),
+          " ended after ", filled, " of its ", total, " payload bytes"));
     }
     filled += chunk_bytes;
   }

@@ -86,7 +86,12 @@ class RemoteIterator final {
   // and skipped (bad records under BadRecordPolicy SKIP, with examples).
   absl::StatusOr<iterd::v1::GetIteratorStatsResponse> Stats();
 
+  // The iterator's handle: a secret (whoever has it can fetch, reset or close
+  // the iterator). Do not log it; display_id() names the iterator in messages.
   const std::string& id() const { return opened_.iterator_id(); }
+  // The daemon's public name of the iterator ("it-17"), as in its log and
+  // /metrics.
+  const std::string& display_id() const { return opened_.display_id(); }
   const google::protobuf::RepeatedPtrField<iterd::v1::DataDesc>& provide_data()
       const {
     return opened_.provide_data();

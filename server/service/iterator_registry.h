@@ -11,6 +11,12 @@
 // counters of freed iterators are folded into running totals when they go
 // away, so that totals never decrease.
 //
+// Handles: an iterator is named by two ids. Its handle (what OpenIterator
+// returns as `iterator_id`) is a secret capability: "ih-" then 192 random bits
+// from getrandom(2) in hex, returned only to the opener, never logged nor
+// exported. Whoever holds it may fetch, reset and close the iterator. Its
+// display id ("it-17", a counter) names it in logs, /metrics and messages.
+//
 // Thread-safe. The destructor stops the reaper and cancels every iterator.
 
 #ifndef ITERD_SERVER_SERVICE_ITERATOR_REGISTRY_H_
@@ -39,10 +45,12 @@ namespace iterd::service {
 // lease state.
 class IteratorSession final {
  public:
-  IteratorSession(std::string id, std::string client, std::string pipeline_name,
+  IteratorSession(std::string handle, std::string display_id,
+                  std::string client, std::string pipeline_name,
                   pipeline::OpenedPipeline pipeline, uint64_t inline_bytes,
                   SessionSharedMemory shared_memory = {})
-      : id_(std::move(id)),
+      : handle_(std::move(handle)),
+        display_id_(std::move(display_id)),
         client_(std::move(client)),
         pipeline_name_(std::move(pipeline_name)),
         pipeline_(std::move(pipeline)),
@@ -52,7 +60,12 @@ class IteratorSession final {
   // buffer before the pipeline (whose destructor waits for it) goes.
   ~IteratorSession();
 
-  const std::string& id() const { return id_; }
+  // The secret the opener uses to name this iterator: only for the
+  // OpenIterator response. Never log or export it; use display_id().
+  const std::string& handle() const { return handle_; }
+  // "it-17": for logs, metrics and messages.
+  const std::string& display_id() const { return display_id_; }
+  // The client's description, escaped and length-limited (safe to log).
   const std::string& client() const { return client_; }
   // The named pipeline it was opened from, or "inline".
   const std::string& pipeline_name() const { return pipeline_name_; }
@@ -102,7 +115,8 @@ class IteratorSession final {
   int64_t QueuedBatches();
 
  private:
-  const std::string id_;
+  const std::string handle_;
+  const std::string display_id_;
   const std::string client_;
   const std::string pipeline_name_;
   pipeline::OpenedPipeline pipeline_;
@@ -132,7 +146,7 @@ struct RegistryStats {
 
 // One open iterator, as /metrics shows it.
 struct IteratorSnapshot {
-  std::string id;
+  std::string display_id;  // Never the handle.
   std::string pipeline_name;
   std::string client;
   int64_t queued_batches = 0;
@@ -165,7 +179,7 @@ class IteratorRegistry final {
   absl::Status ReserveInlineBytes(uint64_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseInlineBytes(uint64_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Registers an opened pipeline under a new random id. Takes over
+  // Registers an opened pipeline under a new random handle. Takes over
   // `inline_bytes` of reserved budget (released when the iterator goes away)
   // and `shared_memory` (may be empty).
   absl::StatusOr<std::shared_ptr<IteratorSession>> Add(
@@ -173,14 +187,20 @@ class IteratorRegistry final {
       std::string pipeline_name, uint64_t inline_bytes,
       SessionSharedMemory shared_memory = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // NotFound (saying it may have expired) for an unknown id. Touches the lease.
-  absl::StatusOr<std::shared_ptr<IteratorSession>> Find(const std::string& id)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // The iterator whose handle is `handle`. NotFound (saying it may have
+  // expired, never echoing the handle) for anything else, malformed or not.
+  // Touches the lease.
+  absl::StatusOr<std::shared_ptr<IteratorSession>> Find(
+      absl::string_view handle) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Ends a lease; `expired` counts it as freed because the client went away.
-  // Unknown ids are OK.
-  void Remove(const std::string& id, absl::string_view reason, bool expired)
+  // Ends the lease of the iterator named by `handle` (a client's Close);
+  // unknown handles are OK. `expired` counts it as freed because the client
+  // went away.
+  void Remove(absl::string_view handle, absl::string_view reason, bool expired)
       ABSL_LOCKS_EXCLUDED(totals_mu_, mu_);
+  // Ends `session`'s lease if it is still registered.
+  void Remove(const IteratorSession& session, absl::string_view reason,
+              bool expired) ABSL_LOCKS_EXCLUDED(totals_mu_, mu_);
 
   // Cancels every iterator (daemon shutdown): blocked Fetch calls return at
   // once.
@@ -193,6 +213,11 @@ class IteratorRegistry final {
   RegistrySnapshot Snapshot() ABSL_LOCKS_EXCLUDED(totals_mu_, mu_);
 
  private:
+  // Removes the session registered under `selector` if it is `expected`
+  // (or any session there when `expected` is null).
+  void RemoveSelector(uint64_t selector, const IteratorSession* expected,
+                      absl::string_view reason, bool expired)
+      ABSL_LOCKS_EXCLUDED(totals_mu_, mu_);
   void ReaperLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void ReapIdle() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -208,8 +233,11 @@ class IteratorRegistry final {
   int64_t freed_batches_produced_ ABSL_GUARDED_BY(totals_mu_) = 0;
 
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<IteratorSession>> sessions_
+  // Keyed on the handle's first 64 random bits (its selector); the full
+  // handle is then compared in constant time (see Find()).
+  absl::flat_hash_map<uint64_t, std::shared_ptr<IteratorSession>> sessions_
       ABSL_GUARDED_BY(mu_);
+  int64_t next_display_number_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t inline_bytes_reserved_ ABSL_GUARDED_BY(mu_) = 0;
   RegistryStats stats_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

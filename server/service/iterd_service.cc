@@ -199,9 +199,12 @@ grpc::Status IterdServiceImpl::OpenIterator(
                     first.open().has_config() ? "inline" : first.open().name(),
                     upload.ReleaseReservation(), std::move(shared_memory));
   if (!session.ok()) return ToGrpcStatus(session.status());
-  response->set_iterator_id((*session)->id());
-  ITERD_LOG(INFO) << "iterator " << (*session)->id() << " opened by " << client
-                  << " ("
+  // The handle goes to the opener only; everything else names the iterator by
+  // its display id.
+  response->set_iterator_id((*session)->handle());
+  response->set_display_id((*session)->display_id());
+  ITERD_LOG(INFO) << "iterator " << (*session)->display_id() << " opened by "
+                  << client << " ("
                   << (first.open().has_config() ? "inline config"
                                                 : first.open().name())
                   << ")";
@@ -220,8 +223,9 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
   if (!found.ok()) return ToGrpcStatus(found.status());
   IteratorSession& session = **found;
   if (!session.BeginStream()) {
-    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
-        "iterator ", session.id(), " already has a Fetch stream running")));
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        absl::StrCat("iterator ", session.display_id(),
+                     " already has a Fetch stream running")));
   }
   active_fetch_streams_.fetch_add(1, std::memory_order_relaxed);
   // This call means the client is done with the last window's slots: their
@@ -278,7 +282,7 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
   if (client_gone) {
     // The client went away mid-stream: free its iterator now rather than at the
     // idle timeout.
-    registry_.Remove(session.id(), "its Fetch stream was cancelled",
+    registry_.Remove(session, "its Fetch stream was cancelled",
                      /*expired=*/true);
     return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
   }

@@ -1,0 +1,129 @@
+"""The daemon as a shared service: no client can crash, stall, poison or spy on another.
+
+Each test starts its own daemon (short timeouts, /metrics on) and plays a hostile client with raw
+gRPC stubs (iterd.v1 generated modules), then checks that a well-behaved client is unaffected.
+Deadlines here only guard against hangs; nothing asserts how fast anything is.
+"""
+import re
+import threading
+import time
+
+import grpc
+import numpy as np
+import pytest
+
+import iterd
+from conftest import stop_daemon
+from helpers import assert_daemon_serves
+from iterd.v1 import pipeline_pb2
+from iterd.v1 import service_pb2
+from iterd.v1 import service_pb2_grpc
+from iterd.v1 import tensor_pb2
+from test_operations import http_request, start_daemon_with_metrics
+
+HANG_GUARD = 30  # Seconds: a call that takes this long is a hang.
+IDLE_TIMEOUT = 2
+OPEN_TIMEOUT = 3
+ROWS10_BATCHES = [[0, 10, 20], [30, 40, 50], [60, 70, 80], [90, 0, 10]]
+
+
+@pytest.fixture
+def start(tmp_path):
+    """start(limits="", extra_args=()) starts iterd with a rows10 pipeline, `limits` (text
+    format inside Limits) and /metrics on; returns (Daemon, metrics HOST:PORT). Stopped (and
+    checked to exit 0) after the test."""
+    started = []
+
+    def start_daemon(limits="", extra_args=()):
+        config = """
+pipelines {
+  name: "rows10"
+  config { csv { data_csv: "rows10.csv" data_shape: 2 batch_size: 3 } }
+}
+limits { idle_timeout_seconds: %d %s }
+""" % (IDLE_TIMEOUT, limits)
+        started.append(start_daemon_with_metrics(tmp_path, extra_args, config=config))
+        return started[-1]
+
+    yield start_daemon
+    for daemon, _ in started:
+        if daemon.process.poll() is None:
+            assert stop_daemon(daemon) == 0
+
+
+def stub(address):
+    channel = grpc.insecure_channel(address)
+    return channel, service_pb2_grpc.DataIterServiceStub(channel)
+
+
+def open_request(client="", **open_fields):
+    return service_pb2.OpenIteratorRequest(open=service_pb2.OpenIterator(client=client,
+                                                                         **open_fields))
+
+
+def open_rows10(service, client="well-behaved"):
+    return service.OpenIterator(iter([open_request(client=client, name="rows10")]),
+                                timeout=HANG_GUARD)
+
+
+def fetch_all(service, handle):
+    """The first column of every batch of the current epoch, fetched one window at a time."""
+    batches = []
+    while True:
+        responses = list(service.Fetch(service_pb2.FetchRequest(iterator_id=handle,
+                                                                max_batches=2),
+                                       timeout=HANG_GUARD))
+        payload = b""
+        for response in responses:
+            part = response.WhichOneof("part")
+            if part == "end_of_epoch":
+                return batches
+            if part == "header":
+                payload = b""
+            elif part == "chunk":
+                payload += response.chunk
+                values = np.frombuffer(payload, dtype=np.float32)
+                if len(values) == 9:  # Data (3, 2), then label (3,).
+                    batches.append(values[:6:2].astype(int).tolist())
+
+
+def rpc_code(call, *args):
+    try:
+        result = call(*args, timeout=HANG_GUARD)
+        if hasattr(result, "__iter__") and not isinstance(result, (bytes, str)):
+            list(result)
+        return grpc.StatusCode.OK
+    except grpc.RpcError as error:
+        return error.code()
+
+
+def test_nothing_on_metrics_or_in_the_log_lets_another_client_use_an_iterator(start):
+    daemon, metrics_address = start()
+    _, victim = stub(daemon.address)
+    opened = open_rows10(victim, client="victim")
+    handle = opened.iterator_id
+    assert len(handle) <= 64 and len(handle) >= 32
+    assert opened.display_id and opened.display_id != handle
+
+    body = http_request(metrics_address, "GET", "/metrics")[2]
+    log = daemon.log()
+    assert handle not in body and handle not in log
+    assert handle[3:19] not in body + log  # Not even part of its random bits.
+    assert 'iterator_id="%s"' % opened.display_id in body
+    # Everything the attacker can read there: label values and every word of the log.
+    seen = set(re.findall(r'="([^"]*)"', body)) | set(re.findall(r"[\w#:.-]+", log))
+    seen |= {opened.display_id, opened.display_id[3:], "#" + opened.display_id[3:]}
+    _, attacker = stub(daemon.address)
+    for guess in seen:
+        assert rpc_code(attacker.Fetch,
+                        service_pb2.FetchRequest(iterator_id=guess)) == grpc.StatusCode.NOT_FOUND
+        assert rpc_code(attacker.Reset,
+                        service_pb2.ResetRequest(iterator_id=guess)) == grpc.StatusCode.NOT_FOUND
+        assert rpc_code(attacker.GetIteratorStats, service_pb2.GetIteratorStatsRequest(
+            iterator_id=guess)) == grpc.StatusCode.NOT_FOUND
+        attacker.CloseIterator(service_pb2.CloseIteratorRequest(iterator_id=guess),
+                               timeout=HANG_GUARD)  # OK for unknown ids, and must not close it.
+    assert fetch_all(victim, handle) == ROWS10_BATCHES
+    victim.CloseIterator(service_pb2.CloseIteratorRequest(iterator_id=handle), timeout=HANG_GUARD)
+    assert rpc_code(victim.Reset,
+                    service_pb2.ResetRequest(iterator_id=handle)) == grpc.StatusCode.NOT_FOUND
