@@ -3,12 +3,15 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "common/status/exception_status.h"
 #include "common/status/status_macros.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "server/service/array_upload.h"
 #include "server/service/batch_stream.h"
 #include "server/service/shared_memory_pool.h"
@@ -45,7 +48,63 @@ RegistryOptions MakeRegistryOptions(const v1::Limits& limits) {
   return options;
 }
 
+// Runs a call's body; an exception becomes its status (and an ERROR line).
+template <typename Body>
+grpc::Status Guarded(absl::string_view doing, const Body& body) {
+  try {
+    return body();
+  } catch (...) {
+    const absl::Status status = CurrentExceptionStatus(doing);
+    ITERD_LOG(ERROR) << status;
+    return ToGrpcStatus(status);
+  }
+}
+
+// Positions of the rpcs in service.proto.
+constexpr int kListPipelinesIndex = 0;
+constexpr int kFetchMethodIndex = 2;
+constexpr int kResetIndex = 3;
+constexpr int kCloseIteratorIndex = 4;
+constexpr int kGetSampleOrderIndex = 5;
+constexpr int kGetServerStatsIndex = 6;
+constexpr int kGetIteratorStatsIndex = 7;
+
 }  // namespace
+
+template <typename Request, typename Response>
+void IterdServiceImpl::ServeUnary(
+    int index, const char* doing,
+    grpc::Status (IterdServiceImpl::*handler)(grpc::ServerContext*,
+                                              const Request*, Response*)) {
+  using Streamer = grpc::ServerUnaryStreamer<grpc::ByteBuffer, Response>;
+  MarkMethodStreamed(
+      index,
+      new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, Response>(
+          [this, doing, handler](grpc::ServerContext* context,
+                                 Streamer* stream) {
+            return Guarded(doing, [&] {
+              grpc::ByteBuffer raw;
+              Request request;
+              bool parsed = stream->Read(&raw);
+              if (parsed) {
+                grpc::ProtoBufferReader bytes(&raw);
+                parsed = request.ParseFromZeroCopyStream(&bytes);
+              }
+              if (!parsed) {
+                return grpc::Status(
+                    grpc::StatusCode::INVALID_ARGUMENT,
+                    absl::StrCat("malformed request: not a valid ",
+                                 Request::descriptor()->full_name(),
+                                 " (string fields must be UTF-8)"));
+              }
+              Response response;
+              const grpc::Status status =
+                  (this->*handler)(context, &request, &response);
+              if (status.ok()) stream->Write(response);
+              return status;
+            });
+          }));
+}
 
 IterdServiceImpl::IterdServiceImpl(v1::ServerConfig config, PathPolicy paths,
                                    ThreadPool* pool)
@@ -53,18 +112,28 @@ IterdServiceImpl::IterdServiceImpl(v1::ServerConfig config, PathPolicy paths,
       paths_(std::move(paths)),
       pool_(pool),
       registry_(MakeRegistryOptions(config_.limits())) {
-  // Position of Fetch among the rpcs of service.proto (ListPipelines,
-  // OpenIterator, Fetch, ...). The split-streaming handler reads the one
-  // FetchRequest and writes raw ByteBuffers: the same bytes on the wire as the
-  // generated handler, without copying the batch into a message.
-  constexpr int kFetchMethodIndex = 2;
+  // The split-streaming handler reads the one FetchRequest and writes raw
+  // ByteBuffers: the same bytes on the wire as the generated handler, without
+  // copying the batch into a message.
   MarkMethodStreamed(
       kFetchMethodIndex,
       new grpc::internal::SplitServerStreamingHandler<v1::FetchRequest,
                                                       grpc::ByteBuffer>(
           [this](grpc::ServerContext* context, FetchStreamer* stream) {
-            return FetchStream(context, stream);
+            return Guarded("streaming batches",
+                           [&] { return FetchStream(context, stream); });
           }));
+  ServeUnary(kListPipelinesIndex, "listing pipelines",
+             &IterdServiceImpl::ListPipelines);
+  ServeUnary(kResetIndex, "resetting an iterator", &IterdServiceImpl::Reset);
+  ServeUnary(kCloseIteratorIndex, "closing an iterator",
+             &IterdServiceImpl::CloseIterator);
+  ServeUnary(kGetSampleOrderIndex, "reading a sample order",
+             &IterdServiceImpl::GetSampleOrder);
+  ServeUnary(kGetServerStatsIndex, "reading server stats",
+             &IterdServiceImpl::GetServerStats);
+  ServeUnary(kGetIteratorStatsIndex, "reading iterator stats",
+             &IterdServiceImpl::GetIteratorStats);
 }
 
 pipeline::PipelineEnvironment IterdServiceImpl::Environment() const {
@@ -124,6 +193,14 @@ grpc::Status IterdServiceImpl::ListPipelines(
 }
 
 grpc::Status IterdServiceImpl::OpenIterator(
+    grpc::ServerContext* context,
+    grpc::ServerReader<v1::OpenIteratorRequest>* reader,
+    v1::OpenIteratorResponse* response) {
+  return Guarded("opening an iterator",
+                 [&] { return Open(context, reader, response); });
+}
+
+grpc::Status IterdServiceImpl::Open(
     grpc::ServerContext* context,
     grpc::ServerReader<v1::OpenIteratorRequest>* reader,
     v1::OpenIteratorResponse* response) {
@@ -228,6 +305,11 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
                      " already has a Fetch stream running")));
   }
   active_fetch_streams_.fetch_add(1, std::memory_order_relaxed);
+  // Also when an exception leaves the loop: the iterator stays usable.
+  absl::Cleanup end_stream = [this, &session] {
+    session.EndStream();
+    active_fetch_streams_.fetch_sub(1, std::memory_order_relaxed);
+  };
   // This call means the client is done with the last window's slots: their
   // buffers go back to the pipeline.
   session.ReleaseHeldBatches();
@@ -277,8 +359,7 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
     batches_served_.fetch_add(1, std::memory_order_relaxed);
     bytes_served_.fetch_add(batch->payload().size(), std::memory_order_relaxed);
   }
-  session.EndStream();
-  active_fetch_streams_.fetch_sub(1, std::memory_order_relaxed);
+  std::move(end_stream).Invoke();
   if (client_gone) {
     // The client went away mid-stream: free its iterator now rather than at the
     // idle timeout.

@@ -127,3 +127,44 @@ def test_nothing_on_metrics_or_in_the_log_lets_another_client_use_an_iterator(st
     victim.CloseIterator(service_pb2.CloseIteratorRequest(iterator_id=handle), timeout=HANG_GUARD)
     assert rpc_code(victim.Reset,
                     service_pb2.ResetRequest(iterator_id=handle)) == grpc.StatusCode.NOT_FOUND
+
+
+def raw_unary(channel, method):
+    return channel.unary_unary("/iterd.v1.DataIterService/" + method,
+                               request_serializer=lambda message: message,
+                               response_deserializer=lambda message: message)
+
+
+def test_malformed_requests_get_invalid_argument_with_a_message(start):
+    daemon, _ = start()
+    channel, _ = stub(daemon.address)
+    bad_utf8 = b"\x0a\x02\xff\xfe"  # iterator_id (field 1) = two bytes that are not UTF-8.
+    for method in ("Reset", "CloseIterator", "GetSampleOrder", "GetIteratorStats",
+                   "ListPipelines", "GetServerStats"):
+        for garbage in (b"\xff\xff\xff\xff", b"\x0a\xff", bad_utf8):
+            if method in ("ListPipelines", "GetServerStats") and garbage == bad_utf8:
+                continue  # Field 1 is unknown there, hence fine.
+            with pytest.raises(grpc.RpcError) as raised:
+                raw_unary(channel, method)(garbage, timeout=HANG_GUARD)
+            assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (method, garbage)
+            assert "malformed request" in raised.value.details(), (method, garbage)
+    assert_daemon_serves(daemon.address)
+
+
+def test_an_allocation_the_daemon_cannot_make_is_resource_exhausted(start):
+    # A budget larger than any address space, and an array declared within it (512 TiB).
+    daemon, _ = start(limits="max_inline_bytes: 1125899906842624")
+    config = pipeline_pb2.PipelineConfig()
+    config.ndarray.data.add(name="data", inline=pipeline_pb2.InlineArray(
+        dtype=tensor_pb2.FLOAT32, shape=[1 << 47]))
+    config.ndarray.batch_size = 1
+    _, service = stub(daemon.address)
+    requests = [open_request(client="greedy", config=config),
+                service_pb2.OpenIteratorRequest(chunk=service_pb2.ArrayChunk(array=0,
+                                                                             data=b"\0" * 64))]
+    with pytest.raises(grpc.RpcError) as raised:
+        service.OpenIterator(iter(requests), timeout=HANG_GUARD)
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "out of memory" in raised.value.details()
+    assert daemon.process.poll() is None
+    assert_daemon_serves(daemon.address)
