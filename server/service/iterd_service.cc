@@ -60,6 +60,18 @@ grpc::Status Guarded(absl::string_view doing, const Body& body) {
   }
 }
 
+// Longest client description and pipeline name accepted from a client.
+constexpr size_t kMaxClientBytes = 256;
+constexpr size_t kMaxPipelineNameBytes = 256;
+
+// InvalidArgument when a client's string field is longer than `max_bytes`.
+absl::Status CheckLength(absl::string_view field, absl::string_view value,
+                         size_t max_bytes) {
+  if (value.size() <= max_bytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, ": ", value.size(), " bytes, at most ", max_bytes, " allowed"));
+}
+
 // Positions of the rpcs in service.proto.
 constexpr int kListPipelinesIndex = 0;
 constexpr int kFetchMethodIndex = 2;
@@ -169,9 +181,9 @@ absl::StatusOr<v1::PipelineConfig> IterdServiceImpl::ResolveConfig(
     return absl::InvalidArgumentError(
         "open: give a pipeline name or an inline config");
   }
-  return absl::NotFoundError(
-      absl::StrCat("unknown pipeline '", open.name(), "'; this daemon has: ",
-                   names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
+  return absl::NotFoundError(absl::StrCat(
+      "unknown pipeline \"", LogQuote(open.name(), 64), "\"; this daemon has: ",
+      names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
 }
 
 absl::Status IterdServiceImpl::CheckPipeline(const v1::PipelineConfig& config) {
@@ -213,9 +225,16 @@ grpc::Status IterdServiceImpl::Open(
     return ToGrpcStatus(absl::InvalidArgumentError(
         "the first OpenIteratorRequest must carry `open`"));
   }
+  absl::Status status =
+      CheckLength("open.client", first.open().client(), kMaxClientBytes);
+  if (status.ok()) {
+    status =
+        CheckLength("open.name", first.open().name(), kMaxPipelineNameBytes);
+  }
+  if (!status.ok()) return ToGrpcStatus(status);
   absl::StatusOr<v1::PipelineConfig> config = ResolveConfig(first.open());
   if (!config.ok()) return ToGrpcStatus(config.status());
-  absl::Status status = registry_.CheckCapacity();
+  status = registry_.CheckCapacity();
   if (!status.ok()) return ToGrpcStatus(status);
 
   ArrayUpload upload(&registry_);
@@ -261,8 +280,10 @@ grpc::Status IterdServiceImpl::Open(
   response->set_batch_size(opened->batch_size);
   response->set_seed(opened->seed);
   response->set_num_samples(opened->num_samples);
-  const std::string client =
-      first.open().client().empty() ? context->peer() : first.open().client();
+  // Escaped once here: the registry logs it and counts distinct clients.
+  const std::string client = LogQuote(
+      first.open().client().empty() ? context->peer() : first.open().client(),
+      kMaxClientBytes);
   if (draining_.load()) {  // The drain began while this open was working.
     opens_refused_draining_.fetch_add(1, std::memory_order_relaxed);
     return ToGrpcStatus(absl::UnavailableError(kDrainingMessage));

@@ -168,3 +168,28 @@ def test_an_allocation_the_daemon_cannot_make_is_resource_exhausted(start):
     assert "out of memory" in raised.value.details()
     assert daemon.process.poll() is None
     assert_daemon_serves(daemon.address)
+
+
+def test_client_strings_cannot_forge_log_lines_and_are_length_limited(start):
+    daemon, _ = start()
+    _, service = stub(daemon.address)
+    forged = "I1207 00:00:00.000000 iterd_service.cc:1] iterator it-999 opened by admin"
+    opened = open_rows10(service, client="trainer\n" + forged + "\r\x1b[2J")
+    service.CloseIterator(service_pb2.CloseIteratorRequest(iterator_id=opened.iterator_id),
+                          timeout=HANG_GUARD)
+    with pytest.raises(grpc.RpcError) as raised:
+        service.OpenIterator(iter([open_request(name="x\n" + forged + "y" * 100)]),
+                             timeout=HANG_GUARD)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "\n" not in raised.value.details() and "y" * 80 not in raised.value.details()
+    for field in ("client", "name"):
+        with pytest.raises(grpc.RpcError) as raised:
+            service.OpenIterator(iter([open_request(**{field: "z" * 100000})]),
+                                 timeout=HANG_GUARD)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "open.%s" % field in raised.value.details()
+        assert len(raised.value.details()) < 200
+    log = daemon.log()
+    assert not any(line.startswith(forged) for line in log.splitlines()), log
+    assert "trainer\\n" + forged in log  # Escaped, on the line of the open.
+    assert "\x1b" not in log and "z" * 300 not in log
