@@ -187,16 +187,63 @@ absl::Status IteratorRegistry::CheckCapacity() {
                    " open iterators (limits.max_iterators); close one first"));
 }
 
+OpenCall::~OpenCall() { registry_->EndOpen(id_); }
+
+bool OpenCall::timed_out() const { return registry_->OpenTimedOut(id_); }
+
+absl::StatusOr<std::unique_ptr<OpenCall>> IteratorRegistry::BeginOpen(
+    std::function<void()> cancel) {
+  absl::MutexLock lock(&mu_);
+  if (static_cast<int>(opens_.size()) >= options_.max_concurrent_opens) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the daemon is already opening ", opens_.size(),
+        " iterators (limits.max_concurrent_opens); retry in a moment"));
+  }
+  const int64_t id = next_open_id_++;
+  opens_[id] = {absl::Now() + options_.open_timeout, std::move(cancel)};
+  return std::make_unique<OpenCall>(this, id);
+}
+
+void IteratorRegistry::EndOpen(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  opens_.erase(id);
+}
+
+bool IteratorRegistry::OpenTimedOut(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  auto it = opens_.find(id);
+  return it != opens_.end() && it->second.timed_out;
+}
+
+void IteratorRegistry::CancelLateOpens(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, open] : opens_) {
+    if (open.timed_out || now < open.deadline) continue;
+    open.timed_out = true;
+    // Under mu_: the OpenCall (and the call it cancels) cannot end meanwhile.
+    open.cancel();
+  }
+}
+
+absl::Status IteratorRegistry::CheckInlineDeclaration(uint64_t bytes) const {
+  if (bytes <= options_.max_inline_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the inline arrays declare ", bytes,
+      " bytes, more than the daemon's whole upload budget of ",
+      options_.max_inline_bytes, " bytes (limits.max_inline_bytes)"));
+}
+
 absl::Status IteratorRegistry::ReserveInlineBytes(uint64_t bytes) {
   absl::MutexLock lock(&mu_);
   // Written so that a huge `bytes` cannot wrap the sum around.
   if (bytes > options_.max_inline_bytes ||
       inline_bytes_reserved_ > options_.max_inline_bytes - bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "uploading ", bytes,
-        " bytes of arrays would exceed the daemon's budget of ",
+        "receiving ", bytes,
+        " more bytes of inline arrays would exceed the daemon's budget of ",
         options_.max_inline_bytes, " bytes (limits.max_inline_bytes; ",
-        inline_bytes_reserved_, " in use)"));
+        inline_bytes_reserved_,
+        " in use by open iterators and uploads); retry later"));
   }
   inline_bytes_reserved_ += bytes;
   return absl::OkStatus();
@@ -358,9 +405,10 @@ RegistrySnapshot IteratorRegistry::Snapshot() {
 void IteratorRegistry::ReaperLoop() {
   // Checking four times per timeout bounds how long an idle iterator outlives
   // it.
-  const absl::Duration period =
-      std::min(absl::Seconds(1),
-               std::max(absl::Milliseconds(50), options_.idle_timeout / 4));
+  const absl::Duration period = std::min(
+      absl::Seconds(1),
+      std::max(absl::Milliseconds(50),
+               std::min(options_.idle_timeout, options_.open_timeout) / 4));
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -373,6 +421,7 @@ void IteratorRegistry::ReaperLoop() {
 void IteratorRegistry::ReapIdle() {
   std::vector<std::shared_ptr<IteratorSession>> idle;
   const absl::Time now = absl::Now();
+  CancelLateOpens(now);
   {
     absl::MutexLock lock(&mu_);
     for (auto& [selector, session] : sessions_) {

@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -136,6 +137,29 @@ struct RegistryOptions {
   int max_iterators = 64;
   absl::Duration idle_timeout = absl::Seconds(300);
   uint64_t max_inline_bytes = 8ull << 30;
+  absl::Duration open_timeout = absl::Seconds(60);
+  int max_concurrent_opens = 16;
+};
+
+class IteratorRegistry;
+
+// An OpenIterator call in progress (IteratorRegistry::BeginOpen): counts
+// against max_concurrent_opens until destroyed, and past its deadline the
+// reaper calls its `cancel` once (under the registry's lock, so never after
+// the OpenCall is gone).
+class OpenCall final {
+ public:
+  OpenCall(IteratorRegistry* registry, int64_t id)
+      : registry_(registry), id_(id) {}
+  OpenCall(const OpenCall&) = delete;
+  OpenCall& operator=(const OpenCall&) = delete;
+  ~OpenCall();
+  // Whether the deadline passed (and `cancel` ran).
+  bool timed_out() const;
+
+ private:
+  IteratorRegistry* const registry_;
+  const int64_t id_;
 };
 
 struct RegistryStats {
@@ -174,8 +198,18 @@ class IteratorRegistry final {
   // ResourceExhausted when max_iterators are open (checked again by Add()).
   absl::Status CheckCapacity() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Reserves bytes of the upload budget; ResourceExhausted naming the limit
-  // when it is spent.
+  // Registers an OpenIterator call that must finish within open_timeout;
+  // ResourceExhausted when max_concurrent_opens are in progress. Past the
+  // deadline the reaper calls `cancel` (which must not block nor call back
+  // into the registry).
+  absl::StatusOr<std::unique_ptr<OpenCall>> BeginOpen(
+      std::function<void()> cancel) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ResourceExhausted when uploads declaring `bytes` in all could never fit
+  // the budget (checked before anything is received).
+  absl::Status CheckInlineDeclaration(uint64_t bytes) const;
+  // Reserves bytes of the upload budget as they arrive; ResourceExhausted
+  // naming the limit when it is spent.
   absl::Status ReserveInlineBytes(uint64_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseInlineBytes(uint64_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -213,6 +247,16 @@ class IteratorRegistry final {
   RegistrySnapshot Snapshot() ABSL_LOCKS_EXCLUDED(totals_mu_, mu_);
 
  private:
+  friend class OpenCall;
+  struct OpenEntry {
+    absl::Time deadline;
+    std::function<void()> cancel;
+    bool timed_out = false;
+  };
+  void EndOpen(int64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  bool OpenTimedOut(int64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  void CancelLateOpens(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Removes the session registered under `selector` if it is `expected`
   // (or any session there when `expected` is null).
   void RemoveSelector(uint64_t selector, const IteratorSession* expected,
@@ -238,6 +282,8 @@ class IteratorRegistry final {
   absl::flat_hash_map<uint64_t, std::shared_ptr<IteratorSession>> sessions_
       ABSL_GUARDED_BY(mu_);
   int64_t next_display_number_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<int64_t, OpenEntry> opens_ ABSL_GUARDED_BY(mu_);
+  int64_t next_open_id_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t inline_bytes_reserved_ ABSL_GUARDED_BY(mu_) = 0;
   RegistryStats stats_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

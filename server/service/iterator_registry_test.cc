@@ -183,5 +183,40 @@ TEST(IteratorHandleTest, SnapshotShowsDisplayIdsNeverHandles) {
             std::string::npos);
 }
 
+TEST(OpenCallTest, ConcurrentOpensAreCappedAndLateOnesCancelledOnce) {
+  RegistryOptions options;
+  options.max_concurrent_opens = 2;
+  options.open_timeout = absl::Milliseconds(200);
+  IteratorRegistry registry(options);
+  std::atomic<int> cancelled{0};
+  auto first = registry.BeginOpen([&cancelled] { ++cancelled; });
+  auto second = registry.BeginOpen([] {});
+  ASSERT_TRUE(first.ok() && second.ok());
+  auto third = registry.BeginOpen([] {});
+  EXPECT_TRUE(absl::IsResourceExhausted(third.status())) << third.status();
+  EXPECT_FALSE((*first)->timed_out());
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!(*first)->timed_out() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE((*first)->timed_out());
+  absl::SleepFor(absl::Milliseconds(300));  // More reaper rounds.
+  EXPECT_EQ(cancelled.load(), 1);
+  first->reset();  // Frees its place.
+  EXPECT_TRUE(registry.BeginOpen([] {}).ok());
+}
+
+TEST(InlineBudgetTest, DeclarationsReserveNothingAndBytesAreCharged) {
+  RegistryOptions options;
+  options.max_inline_bytes = 100;
+  IteratorRegistry registry(options);
+  EXPECT_TRUE(registry.CheckInlineDeclaration(100).ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(registry.CheckInlineDeclaration(101)));
+  ASSERT_TRUE(registry.ReserveInlineBytes(60).ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(registry.ReserveInlineBytes(41)));
+  registry.ReleaseInlineBytes(60);
+  EXPECT_TRUE(registry.ReserveInlineBytes(100).ok());
+}
+
 }  // namespace
 }  // namespace iterd::service

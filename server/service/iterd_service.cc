@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "common/status/exception_status.h"
 #include "common/status/status_macros.h"
+#include "grpc/grpc.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "server/service/array_upload.h"
 #include "server/service/batch_stream.h"
@@ -45,6 +46,8 @@ RegistryOptions MakeRegistryOptions(const v1::Limits& limits) {
   options.max_iterators = limits.max_iterators();
   options.idle_timeout = absl::Seconds(limits.idle_timeout_seconds());
   options.max_inline_bytes = limits.max_inline_bytes();
+  options.open_timeout = absl::Seconds(limits.open_timeout_seconds());
+  options.max_concurrent_opens = limits.max_concurrent_opens();
   return options;
 }
 
@@ -123,7 +126,12 @@ IterdServiceImpl::IterdServiceImpl(v1::ServerConfig config, PathPolicy paths,
     : config_(std::move(config)),
       paths_(std::move(paths)),
       pool_(pool),
-      registry_(MakeRegistryOptions(config_.limits())) {
+      registry_(MakeRegistryOptions(config_.limits())),
+      open_timeout_message_(absl::StrCat(
+          "OpenIterator did not finish within ",
+          config_.limits().open_timeout_seconds(),
+          " s (limits.open_timeout_seconds): send the inline arrays and end "
+          "the request stream sooner; what the call reserved was released")) {
   // The split-streaming handler reads the one FetchRequest and writes raw
   // ByteBuffers: the same bytes on the wire as the generated handler, without
   // copying the batch into a message.
@@ -220,8 +228,29 @@ grpc::Status IterdServiceImpl::Open(
     opens_refused_draining_.fetch_add(1, std::memory_order_relaxed);
     return ToGrpcStatus(absl::UnavailableError(kDrainingMessage));
   }
+  // Counts against max_concurrent_opens from here on; at open_timeout the
+  // reaper ends the call with DEADLINE_EXCEEDED, which also makes a Read()
+  // blocked on a silent client return.
+  absl::StatusOr<std::unique_ptr<OpenCall>> open_call =
+      registry_.BeginOpen([this, context] {
+        grpc_call_cancel_with_status(context->c_call(),
+                                     GRPC_STATUS_DEADLINE_EXCEEDED,
+                                     open_timeout_message_.c_str(), nullptr);
+      });
+  if (!open_call.ok()) return ToGrpcStatus(open_call.status());
+  const OpenCall& call = **open_call;
+  const auto given_up = [context, &call] {
+    return context->IsCancelled() || call.timed_out();
+  };
+  const auto gave_up_status = [&call] {
+    return ToGrpcStatus(
+        call.timed_out()
+            ? absl::DeadlineExceededError("the open took too long")
+            : absl::CancelledError("the client cancelled the open"));
+  };
   v1::OpenIteratorRequest first;
   if (!reader->Read(&first) || !first.has_open()) {
+    if (given_up()) return gave_up_status();
     return ToGrpcStatus(absl::InvalidArgumentError(
         "the first OpenIteratorRequest must carry `open`"));
   }
@@ -247,9 +276,7 @@ grpc::Status IterdServiceImpl::Open(
     }
     status = upload.Append(part.chunk());
   }
-  if (status.ok() && context->IsCancelled()) {
-    status = absl::CancelledError("the client cancelled the open");
-  }
+  if (given_up()) return gave_up_status();
   absl::StatusOr<std::vector<Array>> arrays =
       status.ok() ? upload.Finish()
                   : absl::StatusOr<std::vector<Array>>(status);
@@ -267,8 +294,13 @@ grpc::Status IterdServiceImpl::Open(
       pipeline::OpenPipeline(*config, *std::move(arrays), environment);
   if (!opened.ok()) return ToGrpcStatus(opened.status());
   // Bad data surfaces now, as in MXNet's constructors.
-  status = opened->prefetcher->WaitForFirst(
-      [context] { return context->IsCancelled(); });
+  status = opened->prefetcher->WaitForFirst(given_up);
+  if (given_up()) {
+    // No more batches are produced: the one in progress finishes as the
+    // pipeline is destroyed, and nothing is scheduled after it.
+    opened->prefetcher->Cancel();
+    return gave_up_status();
+  }
   if (!status.ok()) return ToGrpcStatus(status);
 
   for (const v1::DataDesc& desc : opened->provide_data) {

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "common/concurrency/thread_pool.h"
 #include "iterd/v1/server_config.pb.h"
@@ -110,6 +111,8 @@ class IterdServiceImpl final : public v1::DataIterService::Service {
   const PathPolicy paths_;
   ThreadPool* const pool_;
   IteratorRegistry registry_;
+  // What a client whose open outlived limits.open_timeout_seconds is told.
+  const std::string open_timeout_message_;
   // Hot-path counters: relaxed atomics, no lock per batch.
   std::atomic<int64_t> batches_served_{0};
   std::atomic<uint64_t> bytes_served_{0};

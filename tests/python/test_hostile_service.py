@@ -24,6 +24,7 @@ from test_operations import http_request, start_daemon_with_metrics
 HANG_GUARD = 30  # Seconds: a call that takes this long is a hang.
 IDLE_TIMEOUT = 2
 OPEN_TIMEOUT = 3
+OPEN_TIMEOUT = 3
 ROWS10_BATCHES = [[0, 10, 20], [30, 40, 50], [60, 70, 80], [90, 0, 10]]
 
 
@@ -40,8 +41,8 @@ pipelines {
   name: "rows10"
   config { csv { data_csv: "rows10.csv" data_shape: 2 batch_size: 3 } }
 }
-limits { idle_timeout_seconds: %d %s }
-""" % (IDLE_TIMEOUT, limits)
+limits { idle_timeout_seconds: %d open_timeout_seconds: %d %s }
+""" % (IDLE_TIMEOUT, OPEN_TIMEOUT, limits)
         started.append(start_daemon_with_metrics(tmp_path, extra_args, config=config))
         return started[-1]
 
@@ -193,3 +194,66 @@ def test_client_strings_cannot_forge_log_lines_and_are_length_limited(start):
     assert not any(line.startswith(forged) for line in log.splitlines()), log
     assert "trainer\\n" + forged in log  # Escaped, on the line of the open.
     assert "\x1b" not in log and "z" * 300 not in log
+
+
+class StalledOpen(object):
+    """An OpenIterator that declares an 8 GiB inline array (the whole default budget) and then
+    sends nothing, never ending its request stream."""
+
+    def __init__(self, service):
+        self._release = threading.Event()
+        config = pipeline_pb2.PipelineConfig()
+        config.ndarray.data.add(name="data", inline=pipeline_pb2.InlineArray(
+            dtype=tensor_pb2.FLOAT32, shape=[1 << 31]))
+        config.ndarray.batch_size = 1
+
+        def requests():
+            yield open_request(client="stalled", config=config)
+            self._release.wait(HANG_GUARD)
+
+        self.future = service.OpenIterator.future(requests(), timeout=HANG_GUARD)
+
+    def error(self):
+        """The call's RpcError (waits for it); releases the request stream."""
+        try:
+            self.future.result()
+            raise AssertionError("the stalled open succeeded")
+        except grpc.RpcError as error:
+            return error
+        finally:
+            self._release.set()
+
+
+def test_a_stalled_upload_blocks_no_one_and_is_released_at_the_open_deadline(start):
+    daemon, _ = start()
+    _, service = stub(daemon.address)
+    stalled = StalledOpen(service)
+    time.sleep(0.5)  # Let it reach the daemon (not needed for correctness).
+    # The budget is charged as bytes arrive: others can upload meanwhile.
+    assert_daemon_serves(daemon.address)
+    error = stalled.error()
+    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "open_timeout_seconds" in error.details()
+    stats = service.GetServerStats(service_pb2.GetServerStatsRequest(), timeout=HANG_GUARD)
+    assert stats.open_iterators == 0
+    assert_daemon_serves(daemon.address)
+
+
+def test_concurrent_opens_are_capped_and_the_cap_frees_at_the_deadline(start):
+    daemon, _ = start(limits="max_concurrent_opens: 2")
+    _, service = stub(daemon.address)
+    stalled = [StalledOpen(service) for _ in range(2)]
+    deadline = time.monotonic() + HANG_GUARD
+    code = None
+    while time.monotonic() < deadline:  # Until both stalled opens reached the daemon.
+        try:
+            open_rows10(service)
+        except grpc.RpcError as error:
+            code, details = error.code(), error.details()
+            break
+        time.sleep(0.1)
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "max_concurrent_opens" in details
+    assert [s.error().code() for s in stalled] == [grpc.StatusCode.DEADLINE_EXCEEDED] * 2
+    opened = open_rows10(service)
+    assert fetch_all(service, opened.iterator_id) == ROWS10_BATCHES
