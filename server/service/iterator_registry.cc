@@ -124,10 +124,12 @@ void IteratorSession::Shutdown() {
   if (shared_memory_.pool != nullptr) shared_memory_.pool->Cancel();
 }
 
-bool IteratorSession::BeginStream() {
+bool IteratorSession::BeginStream(std::function<void()> cancel) {
   absl::MutexLock lock(&mu_);
   if (streaming_) return false;
   streaming_ = true;
+  stream_waiting_ = false;
+  cancel_stream_ = std::move(cancel);
   last_used_ = absl::Now();
   return true;
 }
@@ -135,7 +137,20 @@ bool IteratorSession::BeginStream() {
 void IteratorSession::EndStream() {
   absl::MutexLock lock(&mu_);
   streaming_ = false;
+  stream_waiting_ = false;
+  cancel_stream_ = nullptr;
   last_used_ = absl::Now();
+}
+
+void IteratorSession::SetStreamWaiting(bool waiting) {
+  absl::MutexLock lock(&mu_);
+  stream_waiting_ = waiting;
+  last_used_ = absl::Now();
+}
+
+void IteratorSession::CancelStream() {
+  absl::MutexLock lock(&mu_);
+  if (cancel_stream_) cancel_stream_();
 }
 
 void IteratorSession::Touch() {
@@ -145,7 +160,7 @@ void IteratorSession::Touch() {
 
 bool IteratorSession::IdleSince(absl::Time now, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  return !streaming_ && now - last_used_ >= timeout;
+  return !(streaming_ && stream_waiting_) && now - last_used_ >= timeout;
 }
 
 void IteratorSession::RestartQueueCount(int64_t produced_before_reset) {
@@ -431,8 +446,10 @@ void IteratorRegistry::ReapIdle() {
     }
   }
   for (const std::shared_ptr<IteratorSession>& session : idle) {
+    // A stream blocked on a client that stopped reading returns at once.
+    session->CancelStream();
     Remove(*session,
-           absl::StrCat("no call for ",
+           absl::StrCat("no call or stream progress for ",
                         absl::FormatDuration(options_.idle_timeout)),
            /*expired=*/true);
   }

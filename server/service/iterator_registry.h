@@ -94,13 +94,23 @@ class IteratorSession final {
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Marks a Fetch stream as running; false if one already is (one stream per
-  // iterator at a time).
-  bool BeginStream() ABSL_LOCKS_EXCLUDED(mu_);
+  // iterator at a time). `cancel` ends the stream's call (it must not block);
+  // the reaper calls it when the stream is idle too long.
+  bool BeginStream(std::function<void()> cancel = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void EndStream() ABSL_LOCKS_EXCLUDED(mu_);
+  // A running stream waits for the pipeline (the daemon's doing, so the lease
+  // is not idle meanwhile), or stopped waiting.
+  void SetStreamWaiting(bool waiting) ABSL_LOCKS_EXCLUDED(mu_);
+  // Progress: a call, or a batch written to the stream.
   void Touch() ABSL_LOCKS_EXCLUDED(mu_);
-  // Idle for at least `timeout` at `now`, with no stream running.
+  // Nothing happened for at least `timeout` at `now`. A running stream counts
+  // as activity only while it waits for the pipeline: one blocked writing to
+  // a client that does not read is idle.
   bool IdleSince(absl::Time now, absl::Duration timeout)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Cancels the running stream, if any (the reaper, before freeing it).
+  void CancelStream() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Queue-depth bookkeeping for /metrics, kept here rather than in the
   // Prefetcher (which exposes only its total): a Fetch stream counts each batch
@@ -129,6 +139,10 @@ class IteratorSession final {
   std::vector<std::shared_ptr<const Batch>> held_ ABSL_GUARDED_BY(mu_);
   absl::Time last_used_ ABSL_GUARDED_BY(mu_) = absl::Now();
   bool streaming_ ABSL_GUARDED_BY(mu_) = false;
+  bool stream_waiting_ ABSL_GUARDED_BY(mu_) = false;
+  // Ends the running stream's call; called under mu_, so EndStream() (which
+  // clears it) cannot return, and the call go away, meanwhile.
+  std::function<void()> cancel_stream_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> taken_{0};
   std::atomic<int64_t> produced_before_reset_{0};
 };

@@ -218,5 +218,44 @@ TEST(InlineBudgetTest, DeclarationsReserveNothingAndBytesAreCharged) {
   EXPECT_TRUE(registry.ReserveInlineBytes(100).ok());
 }
 
+TEST(IteratorSessionTest, AStreamIsActivityOnlyWhileItWaitsForThePipeline) {
+  ThreadPool pool(2);
+  IteratorRegistry registry({});
+  std::shared_ptr<IteratorSession> session = AddRows(registry, &pool);
+  ASSERT_TRUE(session);
+  int cancels = 0;
+  ASSERT_TRUE(session->BeginStream([&cancels] { ++cancels; }));
+  const absl::Time later = absl::Now() + absl::Seconds(10);
+  // Blocked writing to a client that does not read: idle.
+  EXPECT_TRUE(session->IdleSince(later, absl::Seconds(1)));
+  session->SetStreamWaiting(true);
+  EXPECT_FALSE(session->IdleSince(later, absl::Seconds(1)));
+  session->SetStreamWaiting(false);
+  session->CancelStream();
+  EXPECT_EQ(cancels, 1);
+  session->EndStream();
+  session->CancelStream();  // No stream: nothing to cancel.
+  EXPECT_EQ(cancels, 1);
+}
+
+TEST(IteratorRegistryReaperTest, CancelsAndFreesAStalledStream) {
+  ThreadPool pool(2);
+  RegistryOptions options;
+  options.idle_timeout = absl::Milliseconds(200);
+  IteratorRegistry registry(options);
+  std::shared_ptr<IteratorSession> session = AddRows(registry, &pool);
+  ASSERT_TRUE(session);
+  std::atomic<int> cancels{0};
+  ASSERT_TRUE(session->BeginStream([&cancels] { ++cancels; }));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (registry.stats().open_iterators > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(registry.stats().open_iterators, 0);
+  EXPECT_EQ(cancels.load(), 1);
+  EXPECT_EQ(registry.stats().iterators_expired, 1);
+  session->EndStream();
+}
+
 }  // namespace
 }  // namespace iterd::service

@@ -352,7 +352,7 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
       registry_.Find(request->iterator_id());
   if (!found.ok()) return ToGrpcStatus(found.status());
   IteratorSession& session = **found;
-  if (!session.BeginStream()) {
+  if (!session.BeginStream([context] { context->TryCancel(); })) {
     return ToGrpcStatus(absl::FailedPreconditionError(
         absl::StrCat("iterator ", session.display_id(),
                      " already has a Fetch stream running")));
@@ -381,8 +381,10 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
     std::shared_ptr<const Batch> batch;
     bool end_of_epoch = false;
     const absl::Time wait_start = absl::Now();
+    session.SetStreamWaiting(true);
     status = session.pipeline().prefetcher->GetNext(
         &batch, &end_of_epoch, [context] { return context->IsCancelled(); });
+    session.SetStreamWaiting(false);
     fetch_wait_nanoseconds_.fetch_add(
         absl::ToInt64Nanoseconds(absl::Now() - wait_start),
         std::memory_order_relaxed);
@@ -405,10 +407,12 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
     if (slot >= 0) session.HoldBatch(batch);
     if (slot >= 0
             ? !WriteBatchInSlot(*batch, static_cast<uint32_t>(slot), stream)
-            : !WriteBatch(batch, chunk_bytes, stream)) {
+            : !WriteBatch(batch, chunk_bytes, stream,
+                          [&session] { session.Touch(); })) {
       client_gone = true;
       break;
     }
+    session.Touch();  // The client is reading.
     batches_served_.fetch_add(1, std::memory_order_relaxed);
     bytes_served_.fetch_add(batch->payload().size(), std::memory_order_relaxed);
   }

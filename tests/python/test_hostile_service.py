@@ -19,7 +19,7 @@ from iterd.v1 import pipeline_pb2
 from iterd.v1 import service_pb2
 from iterd.v1 import service_pb2_grpc
 from iterd.v1 import tensor_pb2
-from test_operations import http_request, start_daemon_with_metrics
+from test_operations import http_request, scrape, start_daemon_with_metrics, value
 
 HANG_GUARD = 30  # Seconds: a call that takes this long is a hang.
 IDLE_TIMEOUT = 2
@@ -257,3 +257,46 @@ def test_concurrent_opens_are_capped_and_the_cap_frees_at_the_deadline(start):
     assert [s.error().code() for s in stalled] == [grpc.StatusCode.DEADLINE_EXCEEDED] * 2
     opened = open_rows10(service)
     assert fetch_all(service, opened.iterator_id) == ROWS10_BATCHES
+
+
+def wait_for(condition, timeout=HANG_GUARD):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_a_fetch_stream_the_client_does_not_read_is_reaped_after_the_idle_timeout(start):
+    daemon, metrics_address = start()
+    channel, service = stub(daemon.address)
+    # Four batches of 16 MB: far more than the transport buffers of an unread stream.
+    config = pipeline_pb2.PipelineConfig()
+    config.ndarray.data.add(name="data", inline=pipeline_pb2.InlineArray(
+        dtype=tensor_pb2.FLOAT32, shape=[4, 1 << 22]))
+    config.ndarray.batch_size = 1
+    data = np.zeros((4, 1 << 22), dtype=np.float32).tobytes()
+    chunks = [service_pb2.OpenIteratorRequest(chunk=service_pb2.ArrayChunk(
+        array=0, data=data[offset:offset + (4 << 20)])) for offset in range(0, len(data), 4 << 20)]
+    opened = service.OpenIterator(iter([open_request(client="stalled-reader", config=config)] +
+                                       chunks), timeout=HANG_GUARD)
+    stream = service.Fetch(service_pb2.FetchRequest(iterator_id=opened.iterator_id,
+                                                    max_batches=4),
+                           timeout=4 * HANG_GUARD)  # Outlives the wait below.
+    next(stream)  # The stream runs; from now on nothing is read.
+    time.sleep(IDLE_TIMEOUT / 2)
+    # Still writing (blocked on the client), not finished with everything buffered.
+    assert value(scrape(metrics_address), "iterd_fetch_streams_active") == 1
+
+    def open_iterators():
+        return service.GetServerStats(service_pb2.GetServerStatsRequest(),
+                                      timeout=HANG_GUARD).open_iterators
+
+    assert wait_for(lambda: open_iterators() == 0), "the stalled stream's iterator was not freed"
+    assert "iterator %s (stalled-reader) freed" % opened.display_id in daemon.log()
+    stream.cancel()
+    assert rpc_code(service.Reset, service_pb2.ResetRequest(
+        iterator_id=opened.iterator_id)) == grpc.StatusCode.NOT_FOUND
+    assert_daemon_serves(daemon.address)
+    channel.close()
