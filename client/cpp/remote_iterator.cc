@@ -17,6 +17,9 @@ namespace {
 // or two while the next ones arrive.
 constexpr size_t kFreeBuffers = 3;
 constexpr std::chrono::seconds kCloseDeadline{10};
+// The destructor's: it often runs at exit, where a daemon that does not answer
+// must not hold the process (the lease expires at the idle timeout anyway).
+constexpr std::chrono::milliseconds kDestructorCloseDeadline{1000};
 
 }  // namespace
 
@@ -35,7 +38,18 @@ RemoteIterator::RemoteIterator(std::shared_ptr<grpc::Channel> channel,
   }
 }
 
-RemoteIterator::~RemoteIterator() { Close().IgnoreError(); }
+RemoteIterator::~RemoteIterator() {
+  if (closed_) return;
+  // GetState(false) does not block nor connect. Connecting, failing or shut
+  // down: a CloseIterator would only wait for its deadline.
+  const grpc_connectivity_state state = channel_->GetState(false);
+  if (state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_IDLE) {
+    closed_ = true;
+    stream_.reset();  // Cancels an open Fetch.
+    return;
+  }
+  Close(kDestructorCloseDeadline).IgnoreError();
+}
 
 absl::Status RemoteIterator::CheckOpen() const {
   if (closed_) {
@@ -165,6 +179,11 @@ absl::Status RemoteIterator::Reset() {
 }
 
 absl::Status RemoteIterator::Close() {
+  return Close(
+      std::chrono::duration_cast<std::chrono::milliseconds>(kCloseDeadline));
+}
+
+absl::Status RemoteIterator::Close(std::chrono::milliseconds deadline) {
   if (closed_) return absl::OkStatus();
   closed_ = true;
   // Cancelling an open stream frees the iterator at once; CloseIterator then
@@ -174,7 +193,7 @@ absl::Status RemoteIterator::Close() {
   request.set_iterator_id(id());
   iterd::v1::CloseIteratorResponse response;
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + kCloseDeadline);
+  context.set_deadline(std::chrono::system_clock::now() + deadline);
   return FromGrpcStatus(stub_->CloseIterator(&context, request, &response));
 }
 
