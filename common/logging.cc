@@ -10,6 +10,51 @@
 #include <string>
 
 namespace iterd {
+namespace {
+
+// Appends `c` escaped if it is a control byte (or, with `quotes`, a backslash
+// or double quote); as is otherwise (UTF-8 stays readable).
+void AppendEscaped(unsigned char c, bool quotes, std::string* out) {
+  switch (c) {
+    case '\n':
+      *out += "\\n";
+      return;
+    case '\r':
+      *out += "\\r";
+      return;
+    case '\t':
+      *out += "\\t";
+      return;
+    default:
+      break;
+  }
+  if (quotes && (c == '\\' || c == '"')) {
+    *out += '\\';
+    *out += static_cast<char>(c);
+  } else if (c < 0x20 || c == 0x7f) {
+    char hex[5];
+    snprintf(hex, sizeof(hex), "\\x%02x", c);
+    *out += hex;
+  } else {
+    *out += static_cast<char>(c);
+  }
+}
+
+}  // namespace
+
+std::string LogQuote(std::string_view text, size_t max_bytes) {
+  std::string quoted;
+  const size_t shown = text.size() < max_bytes ? text.size() : max_bytes;
+  for (size_t i = 0; i < shown; ++i) {
+    AppendEscaped(static_cast<unsigned char>(text[i]), /*quotes=*/true,
+                  &quoted);
+  }
+  if (shown < text.size()) {
+    quoted += "...(" + std::to_string(text.size()) + " bytes)";
+  }
+  return quoted;
+}
+
 namespace logging_internal {
 namespace {
 
@@ -42,11 +87,17 @@ LogMessage::LogMessage(Severity severity, const char* file, int line)
            local.tm_hour, local.tm_min, local.tm_sec,
            static_cast<long>(now.tv_usec));
   stream_ << prefix << (base ? base + 1 : file) << ":" << line << "] ";
+  prefix_bytes_ = stream_.str().size();
 }
 
 LogMessage::~LogMessage() {
-  stream_ << '\n';
-  const std::string line = stream_.str();
+  const std::string text = stream_.str();
+  std::string line = text.substr(0, prefix_bytes_);
+  line.reserve(text.size() + 1);
+  for (size_t i = prefix_bytes_; i < text.size(); ++i) {
+    AppendEscaped(static_cast<unsigned char>(text[i]), /*quotes=*/false, &line);
+  }
+  line += '\n';
   // One write per line keeps lines from different threads whole.
   ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;

@@ -5,15 +5,29 @@
 //   I1124 03:12:45.123456 main.cc:42] message
 // Thread-safe: each line is formatted first and written with one call.
 //
+// A line is always one line: newlines, carriage returns and other control
+// bytes inside a message are written escaped (\n, \r, \t, \xNN), so text a
+// client sent (a name, a path) cannot forge log lines. Quote such text with
+// LogQuote(), which also shortens it.
+//
 //   ITERD_LOG(INFO) << "listening on " << address;
 //   ITERD_LOG(WARNING) << "iterator " << id << " expired";
 
 #ifndef ITERD_COMMON_LOGGING_H_
 #define ITERD_COMMON_LOGGING_H_
 
+#include <cstddef>
 #include <sstream>
+#include <string>
+#include <string_view>
 
 namespace iterd {
+
+// `text` with control bytes, backslashes and double quotes escaped (\n, \\,
+// \", \xNN), cut after `max_bytes` bytes of input with "...(N bytes)": for
+// putting client input into log lines and messages.
+std::string LogQuote(std::string_view text, size_t max_bytes = 128);
+
 namespace logging_internal {
 
 enum class Severity { kInfo, kWarning, kError, kFatal };
@@ -31,6 +45,7 @@ class LogMessage final {
  private:
   Severity severity_;
   std::ostringstream stream_;
+  size_t prefix_bytes_ = 0;  // Of stream_: the header, not escaped.
 };
 
 }  // namespace logging_internal

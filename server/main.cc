@@ -37,6 +37,7 @@
 #include "common/logging.h"
 #include "common/memory/allocator_tuning.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
@@ -282,6 +283,17 @@ int Run(int argc, char** argv) {
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  // Each call of the sync server holds a thread (a Fetch stream, an open):
+  // bounded, so hostile clients cannot make the daemon spawn threads without
+  // end; calls beyond it are refused with RESOURCE_EXHAUSTED.
+  grpc::ResourceQuota quota("iterd");
+  quota.SetMaxThreads(service::RpcThreadLimit(config->limits()));
+  builder.SetResourceQuota(quota);
+  // Pings a peer that has been silent for 20 s while it has calls: a client
+  // host that vanished without closing its sockets is noticed within ~30 s,
+  // its streams cancelled and their iterators freed.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {

@@ -105,7 +105,7 @@ absl::Status Read(absl::StatusOr<std::unique_ptr<RemoteIterator>> opened) {
   RemoteIterator& iterator = **opened;
   iterator.set_max_batches(absl::GetFlag(FLAGS_max_batches));
   std::printf("iterator %s batch_size=%lld seed=%llu num_samples=%lld\n",
-              iterator.id().c_str(),
+              iterator.display_id().c_str(),
               static_cast<long long>(iterator.batch_size()),
               static_cast<unsigned long long>(iterator.seed()),
               static_cast<long long>(iterator.num_samples()));

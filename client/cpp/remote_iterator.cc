@@ -17,6 +17,9 @@ namespace {
 // or two while the next ones arrive.
 constexpr size_t kFreeBuffers = 3;
 constexpr std::chrono::seconds kCloseDeadline{10};
+// The destructor's: it often runs at exit, where a daemon that does not answer
+// must not hold the process (the lease expires at the idle timeout anyway).
+constexpr std::chrono::milliseconds kDestructorCloseDeadline{1000};
 
 }  // namespace
 
@@ -35,12 +38,23 @@ RemoteIterator::RemoteIterator(std::shared_ptr<grpc::Channel> channel,
   }
 }
 
-RemoteIterator::~RemoteIterator() { Close().IgnoreError(); }
+RemoteIterator::~RemoteIterator() {
+  if (closed_) return;
+  // GetState(false) does not block nor connect. Connecting, failing or shut
+  // down: a CloseIterator would only wait for its deadline.
+  const grpc_connectivity_state state = channel_->GetState(false);
+  if (state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_IDLE) {
+    closed_ = true;
+    stream_.reset();  // Cancels an open Fetch.
+    return;
+  }
+  Close(kDestructorCloseDeadline).IgnoreError();
+}
 
 absl::Status RemoteIterator::CheckOpen() const {
   if (closed_) {
     return absl::FailedPreconditionError(
-        absl::StrCat("iterator ", id(), " is closed"));
+        absl::StrCat("iterator ", display_id(), " is closed"));
   }
   return absl::OkStatus();
 }
@@ -77,7 +91,7 @@ absl::StatusOr<std::optional<Batch>> RemoteIterator::Next() {
         if (fresh) {
           if (fresh_stream_was_empty) {
             return absl::DataLossError(
-                absl::StrCat("Fetch on iterator ", id(),
+                absl::StrCat("Fetch on iterator ", display_id(),
                              " ended twice with neither a batch nor EpochEnd"));
           }
           fresh_stream_was_empty = true;
@@ -92,8 +106,9 @@ absl::StatusOr<std::optional<Batch>> RemoteIterator::Next() {
       }
       case FetchPart::kChunk:
         stream_.reset();
-        return absl::DataLossError(absl::StrCat(
-            "Fetch on iterator ", id(), " sent a chunk before any header"));
+        return absl::DataLossError(
+            absl::StrCat("Fetch on iterator ", display_id(),
+                         " sent a chunk before any header"));
       case FetchPart::kHeader: {
         absl::StatusOr<Batch> batch = ReadPayload(header);
         if (!batch.ok()) {
@@ -116,7 +131,7 @@ absl::StatusOr<Batch> RemoteIterator::ReadPayload(
   if (header.has_shared_memory_slot()) {
     if (shared_memory_ == nullptr) {
       return absl::DataLossError(absl::StrCat(
-          "batch ", header.sequence(), " of iterator ", id(),
+          "batch ", header.sequence(), " of iterator ", display_id(),
           " was sent in shared memory, which this client has not mapped"));
     }
     ITERD_ASSIGN_OR_RETURN(
@@ -136,8 +151,8 @@ absl::StatusOr<Batch> RemoteIterator::ReadPayload(
                       &chunk_bytes));
     if (part != FetchPart::kChunk) {
       return absl::DataLossError(absl::StrCat(
-          "batch ", header.sequence(), " of iterator ", id(), " ended after ",
-          filled, " of its ", total, " payload bytes"));
+          "batch ", header.sequence(), " of iterator ", display_id(),
+          " ended after ", filled, " of its ", total, " payload bytes"));
     }
     filled += chunk_bytes;
   }
@@ -164,6 +179,11 @@ absl::Status RemoteIterator::Reset() {
 }
 
 absl::Status RemoteIterator::Close() {
+  return Close(
+      std::chrono::duration_cast<std::chrono::milliseconds>(kCloseDeadline));
+}
+
+absl::Status RemoteIterator::Close(std::chrono::milliseconds deadline) {
   if (closed_) return absl::OkStatus();
   closed_ = true;
   // Cancelling an open stream frees the iterator at once; CloseIterator then
@@ -176,7 +196,7 @@ absl::Status RemoteIterator::Close() {
   request.set_iterator_id(id());
   iterd::v1::CloseIteratorResponse response;
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + kCloseDeadline);
+  context.set_deadline(std::chrono::system_clock::now() + deadline);
   return FromGrpcStatus(stub_->CloseIterator(&context, request, &response));
 }
 

@@ -24,7 +24,10 @@
 //
 // Thread-compatible: one thread at a time (the daemon refuses two concurrent
 // Fetch calls on one iterator anyway). Owns its lease: Close() or the
-// destructor frees the daemon-side iterator. Batches it returned stay valid
+// destructor frees the daemon-side iterator. The destructor never waits long
+// (it often runs at exit): it cancels an open Fetch, and sends CloseIterator
+// with a 1 s deadline only if the channel is connected or idle; otherwise the
+// daemon frees the lease at its idle timeout. Batches it returned stay valid
 // after it is gone.
 
 #ifndef ITERD_CLIENT_CPP_REMOTE_ITERATOR_H_
@@ -33,6 +36,7 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/generic/generic_stub.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -75,9 +79,11 @@ class RemoteIterator final {
   // end first: cancelling it would make the daemon free the iterator.
   absl::Status Reset();
 
-  // Frees the daemon-side iterator. Idempotent; afterwards every other call
-  // fails with FailedPrecondition.
+  // Frees the daemon-side iterator, waiting up to `deadline` (default 10 s)
+  // for the daemon. Idempotent; afterwards every other call fails with
+  // FailedPrecondition.
   absl::Status Close();
+  absl::Status Close(std::chrono::milliseconds deadline);
 
   // The daemon's current sample order (NDArrayIter.idx).
   absl::StatusOr<std::vector<uint64_t>> SampleOrder();
@@ -86,7 +92,12 @@ class RemoteIterator final {
   // and skipped (bad records under BadRecordPolicy SKIP, with examples).
   absl::StatusOr<iterd::v1::GetIteratorStatsResponse> Stats();
 
+  // The iterator's handle: a secret (whoever has it can fetch, reset or close
+  // the iterator). Do not log it; display_id() names the iterator in messages.
   const std::string& id() const { return opened_.iterator_id(); }
+  // The daemon's public name of the iterator ("it-17"), as in its log and
+  // /metrics.
+  const std::string& display_id() const { return opened_.display_id(); }
   const google::protobuf::RepeatedPtrField<iterd::v1::DataDesc>& provide_data()
       const {
     return opened_.provide_data();

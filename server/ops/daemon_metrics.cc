@@ -109,9 +109,9 @@ std::vector<MetricFamily> DaemonMetricFamilies(
       "Batches prefetched and waiting to be fetched, per open iterator.", 0);
   queue.samples.clear();
   for (const service::IteratorSnapshot& iterator : registry.iterators) {
-    queue.samples.push_back(
-        {{{"iterator_id", iterator.id}, {"pipeline", iterator.pipeline_name}},
-         static_cast<double>(iterator.queued_batches)});
+    queue.samples.push_back({{{"iterator_id", iterator.display_id},
+                              {"pipeline", iterator.pipeline_name}},
+                             static_cast<double>(iterator.queued_batches)});
   }
   families.push_back(std::move(queue));
   if (process.ok()) {

@@ -47,14 +47,13 @@ TEST(DaemonMetricFamiliesTest, ServiceCountersAppearUnderTheirNames) {
 TEST(DaemonMetricFamiliesTest, QueueDepthIsLabelledByIteratorAndPipeline) {
   service::ServiceSnapshot snapshot;
   service::IteratorSnapshot iterator;
-  iterator.id = "it-00ab";
+  iterator.display_id = "it-17";
   iterator.pipeline_name = "train";
   iterator.queued_batches = 3;
   snapshot.registry.iterators.push_back(iterator);
-  EXPECT_THAT(
-      RenderSnapshot(snapshot),
-      HasSubstr("\niterd_prefetch_queue_batches{iterator_id=\"it-00ab\","
-                "pipeline=\"train\"} 3\n"));
+  EXPECT_THAT(RenderSnapshot(snapshot),
+              HasSubstr("\niterd_prefetch_queue_batches{iterator_id=\"it-17\","
+                        "pipeline=\"train\"} 3\n"));
 }
 
 TEST(DaemonMetricFamiliesTest, EveryCounterNameEndsInTotal) {

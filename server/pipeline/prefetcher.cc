@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/exception_status.h"
 #include "common/status/status_macros.h"
 
 namespace iterd::pipeline {
@@ -34,7 +35,13 @@ void Prefetcher::Produce() {
   // Only this task touches input_ while producing_ is set, so no lock is held
   // while it works.
   std::shared_ptr<Batch> batch;
-  result.status = input_->GetNext(&batch, &result.end_of_epoch);
+  // A pool thread runs client-configured pipeline code: an exception escaping
+  // here would end the daemon, so it becomes this iterator's (sticky) error.
+  try {
+    result.status = input_->GetNext(&batch, &result.end_of_epoch);
+  } catch (...) {
+    result.status = CurrentExceptionStatus("producing a batch");
+  }
   result.batch = std::move(batch);
   absl::MutexLock lock(&mu_);
   producing_ = false;
@@ -122,7 +129,12 @@ absl::Status Prefetcher::Reset(std::optional<int64_t> batches_consumed) {
   delivered_in_epoch_ = 0;
   // Holding mu_ while the input resets is fine: no production task can be
   // waiting for it.
-  absl::Status status = input_->Reset(epoch_finished);
+  absl::Status status;
+  try {  // Keeps exclusive_users_ balanced if the input throws.
+    status = input_->Reset(epoch_finished);
+  } catch (...) {
+    status = CurrentExceptionStatus("resetting the iterator");
+  }
   --exclusive_users_;
   if (!status.ok()) {
     stopped_ = true;

@@ -1,9 +1,12 @@
 // File: server/service/array_upload.h
 //
 // ArrayUpload: receives the inline arrays of an OpenIterator stream (ArrayChunk
-// messages) into buffers sized from the config's declarations, charging them to
-// the registry's upload budget. Arrays of any size work: nothing is held but
-// the destination buffers.
+// messages) into buffers sized from the config's declarations, charging the
+// registry's upload budget as bytes arrive: a declaration alone reserves
+// nothing, so a client that declares a huge array and sends nothing blocks no
+// one. An array's buffer is allocated at its first chunk (untouched pages
+// cost no memory). Arrays of any size work: nothing is held but the
+// destination buffers.
 //
 // Thread-compatible (one OpenIterator call). The reservation is returned on
 // destruction unless ReleaseReservation() handed it over to an iterator.
@@ -30,11 +33,11 @@ class ArrayUpload final {
   ArrayUpload& operator=(const ArrayUpload&) = delete;
   ~ArrayUpload();
 
-  // Reads the declarations and reserves their bytes (ResourceExhausted over
+  // Reads the declarations (ResourceExhausted when they exceed the whole
   // budget).
   absl::Status Begin(const v1::PipelineConfig& config);
   // InvalidArgument for a chunk of an unknown array, out of order, or past the
-  // declared size.
+  // declared size; ResourceExhausted when the budget is spent.
   absl::Status Append(const v1::ArrayChunk& chunk);
   // InvalidArgument naming the array when one is incomplete.
   absl::StatusOr<std::vector<Array>> Finish();
@@ -42,12 +45,14 @@ class ArrayUpload final {
   uint64_t ReleaseReservation();
 
  private:
+  void AllocateBuffer(size_t array);
+
   IteratorRegistry* const registry_;
   std::vector<pipeline::InlineArraySpec> specs_;
   std::vector<std::shared_ptr<uint8_t>> buffers_;
   std::vector<uint64_t> received_;
-  size_t current_ = 0;  // Arrays before this one are complete.
-  uint64_t reserved_ = 0;
+  size_t current_ = 0;     // Arrays before this one are complete.
+  uint64_t reserved_ = 0;  // Bytes received so far, all charged.
 };
 
 }  // namespace iterd::service

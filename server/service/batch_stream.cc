@@ -72,12 +72,14 @@ grpc::ByteBuffer MakeChunkMessage(const std::shared_ptr<const Batch>& batch,
 }
 
 bool WriteBatch(const std::shared_ptr<const Batch>& batch, size_t chunk_bytes,
-                FetchStreamer* stream) {
+                FetchStreamer* stream,
+                const std::function<void()>& on_progress) {
   v1::FetchResponse header;
   *header.mutable_header() = MakeBatchHeader(*batch);
   if (!stream->Write(SerializeResponse(header))) return false;
   const size_t payload_size = batch->payload().size();
   for (size_t offset = 0; offset < payload_size; offset += chunk_bytes) {
+    if (on_progress) on_progress();
     const size_t size = std::min(chunk_bytes, payload_size - offset);
     if (!stream->Write(MakeChunkMessage(batch, offset, size))) return false;
   }

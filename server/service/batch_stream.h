@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "common/tensor/batch.h"
@@ -42,10 +43,12 @@ grpc::ByteBuffer MakeChunkMessage(const std::shared_ptr<const Batch>& batch,
 // A ByteBuffer holding a serialised FetchResponse.
 grpc::ByteBuffer SerializeResponse(const v1::FetchResponse& response);
 
-// Writes the header and the chunks of `batch`. False when the client is gone (a
-// Write failed).
+// Writes the header and the chunks of `batch`, calling `on_progress` (if set)
+// after each message gRPC accepted. False when the client is gone (a Write
+// failed).
 bool WriteBatch(const std::shared_ptr<const Batch>& batch, size_t chunk_bytes,
-                FetchStreamer* stream);
+                FetchStreamer* stream,
+                const std::function<void()>& on_progress = nullptr);
 
 // Writes a header for `batch`, whose payload already is in region slot `slot`;
 // no chunks follow. False when the client is gone.

@@ -1,12 +1,19 @@
 #include "server/service/iterator_registry.h"
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <random>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
@@ -14,9 +21,69 @@
 namespace iterd::service {
 namespace {
 
-std::string NewIteratorId() {
-  std::random_device random;
-  return absl::StrFormat("it-%08x%08x%08x", random(), random(), random());
+// A handle is "ih-" and the hex of kHandleBytes random bytes: the first 8 are
+// the selector (the map key), the other 16 (128 bits) the verifier.
+constexpr absl::string_view kHandlePrefix = "ih-";
+constexpr size_t kSelectorBytes = 8;
+constexpr size_t kHandleBytes = kSelectorBytes + 16;
+constexpr size_t kHandleLength = kHandlePrefix.size() + 2 * kHandleBytes;
+
+// Fills `out` from the kernel's CSPRNG (getrandom(2); /dev/urandom through
+// std::random_device if the syscall is missing, which throws on failure: the
+// service turns that into INTERNAL).
+void FillRandom(uint8_t* out, size_t size) {
+  size_t filled = 0;
+  while (filled < size) {
+    const ssize_t got = getrandom(out + filled, size - filled, 0);
+    if (got > 0) {
+      filled += static_cast<size_t>(got);
+    } else if (got < 0 && errno != EINTR) {
+      break;
+    }
+  }
+  if (filled == size) return;
+  std::random_device urandom("/dev/urandom");
+  for (; filled < size; ++filled) out[filled] = static_cast<uint8_t>(urandom());
+}
+
+std::string NewHandle(uint64_t* selector) {
+  uint8_t bytes[kHandleBytes];
+  FillRandom(bytes, sizeof(bytes));
+  std::memcpy(selector, bytes, kSelectorBytes);
+  return absl::StrCat(
+      kHandlePrefix, absl::BytesToHexString(absl::string_view(
+                         reinterpret_cast<const char*>(bytes), sizeof(bytes))));
+}
+
+// The selector of a well-formed handle; false for anything else.
+bool HandleSelector(absl::string_view handle, uint64_t* selector) {
+  if (handle.size() != kHandleLength ||
+      !absl::StartsWith(handle, kHandlePrefix))
+    return false;
+  const absl::string_view hex = handle.substr(kHandlePrefix.size());
+  for (char c : hex) {
+    if (!absl::ascii_isxdigit(c)) return false;
+  }
+  const std::string bytes = absl::HexStringToBytes(hex);
+  std::memcpy(selector, bytes.data(), kSelectorBytes);
+  return true;
+}
+
+// Compares equal-length strings in time independent of where they differ.
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  volatile uint8_t difference = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    difference = difference | static_cast<uint8_t>(a[i] ^ b[i]);
+  }
+  return difference == 0;
+}
+
+absl::Status UnknownIterator() {
+  return absl::NotFoundError(
+      "no such iterator: it was closed, or freed after its client went away "
+      "or stayed idle too long (iterator_id must be the handle OpenIterator "
+      "returned)");
 }
 
 }  // namespace
@@ -57,10 +124,12 @@ void IteratorSession::Shutdown() {
   if (shared_memory_.pool != nullptr) shared_memory_.pool->Cancel();
 }
 
-bool IteratorSession::BeginStream() {
+bool IteratorSession::BeginStream(std::function<void()> cancel) {
   absl::MutexLock lock(&mu_);
   if (streaming_) return false;
   streaming_ = true;
+  stream_waiting_ = false;
+  cancel_stream_ = std::move(cancel);
   last_used_ = absl::Now();
   return true;
 }
@@ -68,7 +137,20 @@ bool IteratorSession::BeginStream() {
 void IteratorSession::EndStream() {
   absl::MutexLock lock(&mu_);
   streaming_ = false;
+  stream_waiting_ = false;
+  cancel_stream_ = nullptr;
   last_used_ = absl::Now();
+}
+
+void IteratorSession::SetStreamWaiting(bool waiting) {
+  absl::MutexLock lock(&mu_);
+  stream_waiting_ = waiting;
+  last_used_ = absl::Now();
+}
+
+void IteratorSession::CancelStream() {
+  absl::MutexLock lock(&mu_);
+  if (cancel_stream_) cancel_stream_();
 }
 
 void IteratorSession::Touch() {
@@ -78,7 +160,7 @@ void IteratorSession::Touch() {
 
 bool IteratorSession::IdleSince(absl::Time now, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  return !streaming_ && now - last_used_ >= timeout;
+  return !(streaming_ && stream_waiting_) && now - last_used_ >= timeout;
 }
 
 void IteratorSession::RestartQueueCount(int64_t produced_before_reset) {
@@ -120,16 +202,63 @@ absl::Status IteratorRegistry::CheckCapacity() {
                    " open iterators (limits.max_iterators); close one first"));
 }
 
+OpenCall::~OpenCall() { registry_->EndOpen(id_); }
+
+bool OpenCall::timed_out() const { return registry_->OpenTimedOut(id_); }
+
+absl::StatusOr<std::unique_ptr<OpenCall>> IteratorRegistry::BeginOpen(
+    std::function<void()> cancel) {
+  absl::MutexLock lock(&mu_);
+  if (static_cast<int>(opens_.size()) >= options_.max_concurrent_opens) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the daemon is already opening ", opens_.size(),
+        " iterators (limits.max_concurrent_opens); retry in a moment"));
+  }
+  const int64_t id = next_open_id_++;
+  opens_[id] = {absl::Now() + options_.open_timeout, std::move(cancel)};
+  return std::make_unique<OpenCall>(this, id);
+}
+
+void IteratorRegistry::EndOpen(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  opens_.erase(id);
+}
+
+bool IteratorRegistry::OpenTimedOut(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  auto it = opens_.find(id);
+  return it != opens_.end() && it->second.timed_out;
+}
+
+void IteratorRegistry::CancelLateOpens(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, open] : opens_) {
+    if (open.timed_out || now < open.deadline) continue;
+    open.timed_out = true;
+    // Under mu_: the OpenCall (and the call it cancels) cannot end meanwhile.
+    open.cancel();
+  }
+}
+
+absl::Status IteratorRegistry::CheckInlineDeclaration(uint64_t bytes) const {
+  if (bytes <= options_.max_inline_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the inline arrays declare ", bytes,
+      " bytes, more than the daemon's whole upload budget of ",
+      options_.max_inline_bytes, " bytes (limits.max_inline_bytes)"));
+}
+
 absl::Status IteratorRegistry::ReserveInlineBytes(uint64_t bytes) {
   absl::MutexLock lock(&mu_);
   // Written so that a huge `bytes` cannot wrap the sum around.
   if (bytes > options_.max_inline_bytes ||
       inline_bytes_reserved_ > options_.max_inline_bytes - bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "uploading ", bytes,
-        " bytes of arrays would exceed the daemon's budget of ",
+        "receiving ", bytes,
+        " more bytes of inline arrays would exceed the daemon's budget of ",
         options_.max_inline_bytes, " bytes (limits.max_inline_bytes; ",
-        inline_bytes_reserved_, " in use)"));
+        inline_bytes_reserved_,
+        " in use by open iterators and uploads); retry later"));
   }
   inline_bytes_reserved_ += bytes;
   return absl::OkStatus();
@@ -144,31 +273,40 @@ absl::StatusOr<std::shared_ptr<IteratorSession>> IteratorRegistry::Add(
     pipeline::OpenedPipeline pipeline, std::string client,
     std::string pipeline_name, uint64_t inline_bytes,
     SessionSharedMemory shared_memory) {
-  auto session = std::make_shared<IteratorSession>(
-      NewIteratorId(), std::move(client), std::move(pipeline_name),
-      std::move(pipeline), inline_bytes, std::move(shared_memory));
+  uint64_t selector = 0;
+  std::string handle = NewHandle(&selector);
   absl::MutexLock lock(&mu_);
   if (static_cast<int>(sessions_.size()) >= options_.max_iterators) {
     inline_bytes_reserved_ -= inline_bytes;
     return absl::ResourceExhaustedError(
         "too many open iterators (limits.max_iterators)");
   }
-  sessions_[session->id()] = session;
+  while (sessions_.contains(selector)) handle = NewHandle(&selector);
+  auto session = std::make_shared<IteratorSession>(
+      std::move(handle), absl::StrCat("it-", next_display_number_++),
+      std::move(client), std::move(pipeline_name), std::move(pipeline),
+      inline_bytes, std::move(shared_memory));
+  sessions_[selector] = session;
   ++stats_.iterators_opened;
   return session;
 }
 
+// The map is keyed on the selector, the handle's first 64 random bits, so
+// the hash lookup's timing can at most reveal something about those; the
+// other 128 bits are then compared in constant time. Guessing a handle thus
+// means guessing 128 bits even for a client that could time lookups exactly
+// (network jitter hides far more than a hash probe anyway).
 absl::StatusOr<std::shared_ptr<IteratorSession>> IteratorRegistry::Find(
-    const std::string& id) {
+    absl::string_view handle) {
+  uint64_t selector = 0;
+  if (!HandleSelector(handle, &selector)) return UnknownIterator();
   std::shared_ptr<IteratorSession> session;
   {
     absl::MutexLock lock(&mu_);
-    auto it = sessions_.find(id);
-    if (it == sessions_.end()) {
-      return absl::NotFoundError(absl::StrCat(
-          "no iterator '", id,
-          "': it was closed, or freed after its client went away or stayed "
-          "idle too long"));
+    auto it = sessions_.find(selector);
+    if (it == sessions_.end() ||
+        !ConstantTimeEquals(it->second->handle(), handle)) {
+      return UnknownIterator();
     }
     session = it->second;
   }
@@ -176,15 +314,31 @@ absl::StatusOr<std::shared_ptr<IteratorSession>> IteratorRegistry::Find(
   return session;
 }
 
-void IteratorRegistry::Remove(const std::string& id, absl::string_view reason,
-                              bool expired) {
+void IteratorRegistry::Remove(absl::string_view handle,
+                              absl::string_view reason, bool expired) {
+  absl::StatusOr<std::shared_ptr<IteratorSession>> session = Find(handle);
+  if (session.ok()) Remove(**session, reason, expired);
+}
+
+void IteratorRegistry::Remove(const IteratorSession& session,
+                              absl::string_view reason, bool expired) {
+  uint64_t selector = 0;
+  if (HandleSelector(session.handle(), &selector)) {
+    RemoveSelector(selector, &session, reason, expired);
+  }
+}
+
+void IteratorRegistry::RemoveSelector(uint64_t selector,
+                                      const IteratorSession* expected,
+                                      absl::string_view reason, bool expired) {
   std::shared_ptr<IteratorSession> session;
   {
     absl::MutexLock totals_lock(&totals_mu_);
     {
       absl::MutexLock lock(&mu_);
-      auto it = sessions_.find(id);
+      auto it = sessions_.find(selector);
       if (it == sessions_.end()) return;
+      if (expected != nullptr && it->second.get() != expected) return;
       session = std::move(it->second);
       sessions_.erase(it);
       inline_bytes_reserved_ -= session->inline_bytes();
@@ -201,8 +355,8 @@ void IteratorRegistry::Remove(const std::string& id, absl::string_view reason,
     }
     freed_batches_produced_ += pipeline.prefetcher->batches_produced();
   }
-  ITERD_LOG(INFO) << "iterator " << id << " (" << session->client()
-                  << ") freed: " << reason;
+  ITERD_LOG(INFO) << "iterator " << session->display_id() << " ("
+                  << session->client() << ") freed: " << reason;
   // Held slots first: the producer may be waiting for one of them. Then wakes
   // a Fetch blocked on it; the pipeline is destroyed with the last reference.
   session->Shutdown();
@@ -211,7 +365,7 @@ void IteratorRegistry::Remove(const std::string& id, absl::string_view reason,
 
 void IteratorRegistry::CancelAll() {
   absl::MutexLock lock(&mu_);
-  for (auto& [id, session] : sessions_) {
+  for (auto& [selector, session] : sessions_) {
     session->Shutdown();
     session->pipeline().prefetcher->Cancel();
   }
@@ -232,7 +386,9 @@ RegistrySnapshot IteratorRegistry::Snapshot() {
     absl::MutexLock lock(&mu_);
     snapshot.stats = stats_;
     snapshot.stats.open_iterators = static_cast<int64_t>(sessions_.size());
-    for (const auto& [id, session] : sessions_) sessions.push_back(session);
+    for (const auto& [selector, session] : sessions_) {
+      sessions.push_back(session);
+    }
   }
   snapshot.records_decoded = freed_records_decoded_;
   snapshot.records_skipped = freed_records_skipped_;
@@ -248,7 +404,7 @@ RegistrySnapshot IteratorRegistry::Snapshot() {
       snapshot.decode_nanoseconds += source.decode_nanoseconds;
     }
     IteratorSnapshot iterator;
-    iterator.id = session->id();
+    iterator.display_id = session->display_id();
     iterator.pipeline_name = session->pipeline_name();
     iterator.client = session->client();
     iterator.queued_batches = session->QueuedBatches();
@@ -264,9 +420,10 @@ RegistrySnapshot IteratorRegistry::Snapshot() {
 void IteratorRegistry::ReaperLoop() {
   // Checking four times per timeout bounds how long an idle iterator outlives
   // it.
-  const absl::Duration period =
-      std::min(absl::Seconds(1),
-               std::max(absl::Milliseconds(50), options_.idle_timeout / 4));
+  const absl::Duration period = std::min(
+      absl::Seconds(1),
+      std::max(absl::Milliseconds(50),
+               std::min(options_.idle_timeout, options_.open_timeout) / 4));
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -277,17 +434,22 @@ void IteratorRegistry::ReaperLoop() {
 }
 
 void IteratorRegistry::ReapIdle() {
-  std::vector<std::string> idle;
+  std::vector<std::shared_ptr<IteratorSession>> idle;
   const absl::Time now = absl::Now();
+  CancelLateOpens(now);
   {
     absl::MutexLock lock(&mu_);
-    for (auto& [id, session] : sessions_) {
-      if (session->IdleSince(now, options_.idle_timeout)) idle.push_back(id);
+    for (auto& [selector, session] : sessions_) {
+      if (session->IdleSince(now, options_.idle_timeout)) {
+        idle.push_back(session);
+      }
     }
   }
-  for (const std::string& id : idle) {
-    Remove(id,
-           absl::StrCat("no call for ",
+  for (const std::shared_ptr<IteratorSession>& session : idle) {
+    // A stream blocked on a client that stopped reading returns at once.
+    session->CancelStream();
+    Remove(*session,
+           absl::StrCat("no call or stream progress for ",
                         absl::FormatDuration(options_.idle_timeout)),
            /*expired=*/true);
   }

@@ -11,6 +11,12 @@
 // counters of freed iterators are folded into running totals when they go
 // away, so that totals never decrease.
 //
+// Handles: an iterator is named by two ids. Its handle (what OpenIterator
+// returns as `iterator_id`) is a secret capability: "ih-" then 192 random bits
+// from getrandom(2) in hex, returned only to the opener, never logged nor
+// exported. Whoever holds it may fetch, reset and close the iterator. Its
+// display id ("it-17", a counter) names it in logs, /metrics and messages.
+//
 // Thread-safe. The destructor stops the reaper and cancels every iterator.
 
 #ifndef ITERD_SERVER_SERVICE_ITERATOR_REGISTRY_H_
@@ -18,6 +24,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -39,10 +46,12 @@ namespace iterd::service {
 // lease state.
 class IteratorSession final {
  public:
-  IteratorSession(std::string id, std::string client, std::string pipeline_name,
+  IteratorSession(std::string handle, std::string display_id,
+                  std::string client, std::string pipeline_name,
                   pipeline::OpenedPipeline pipeline, uint64_t inline_bytes,
                   SessionSharedMemory shared_memory = {})
-      : id_(std::move(id)),
+      : handle_(std::move(handle)),
+        display_id_(std::move(display_id)),
         client_(std::move(client)),
         pipeline_name_(std::move(pipeline_name)),
         pipeline_(std::move(pipeline)),
@@ -52,7 +61,12 @@ class IteratorSession final {
   // buffer before the pipeline (whose destructor waits for it) goes.
   ~IteratorSession();
 
-  const std::string& id() const { return id_; }
+  // The secret the opener uses to name this iterator: only for the
+  // OpenIterator response. Never log or export it; use display_id().
+  const std::string& handle() const { return handle_; }
+  // "it-17": for logs, metrics and messages.
+  const std::string& display_id() const { return display_id_; }
+  // The client's description, escaped and length-limited (safe to log).
   const std::string& client() const { return client_; }
   // The named pipeline it was opened from, or "inline".
   const std::string& pipeline_name() const { return pipeline_name_; }
@@ -80,13 +94,23 @@ class IteratorSession final {
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Marks a Fetch stream as running; false if one already is (one stream per
-  // iterator at a time).
-  bool BeginStream() ABSL_LOCKS_EXCLUDED(mu_);
+  // iterator at a time). `cancel` ends the stream's call (it must not block);
+  // the reaper calls it when the stream is idle too long.
+  bool BeginStream(std::function<void()> cancel = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void EndStream() ABSL_LOCKS_EXCLUDED(mu_);
+  // A running stream waits for the pipeline (the daemon's doing, so the lease
+  // is not idle meanwhile), or stopped waiting.
+  void SetStreamWaiting(bool waiting) ABSL_LOCKS_EXCLUDED(mu_);
+  // Progress: a call, or a batch written to the stream.
   void Touch() ABSL_LOCKS_EXCLUDED(mu_);
-  // Idle for at least `timeout` at `now`, with no stream running.
+  // Nothing happened for at least `timeout` at `now`. A running stream counts
+  // as activity only while it waits for the pipeline: one blocked writing to
+  // a client that does not read is idle.
   bool IdleSince(absl::Time now, absl::Duration timeout)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Cancels the running stream, if any (the reaper, before freeing it).
+  void CancelStream() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Queue-depth bookkeeping for /metrics, kept here rather than in the
   // Prefetcher (which exposes only its total): a Fetch stream counts each batch
@@ -102,7 +126,8 @@ class IteratorSession final {
   int64_t QueuedBatches();
 
  private:
-  const std::string id_;
+  const std::string handle_;
+  const std::string display_id_;
   const std::string client_;
   const std::string pipeline_name_;
   pipeline::OpenedPipeline pipeline_;
@@ -114,6 +139,10 @@ class IteratorSession final {
   std::vector<std::shared_ptr<const Batch>> held_ ABSL_GUARDED_BY(mu_);
   absl::Time last_used_ ABSL_GUARDED_BY(mu_) = absl::Now();
   bool streaming_ ABSL_GUARDED_BY(mu_) = false;
+  bool stream_waiting_ ABSL_GUARDED_BY(mu_) = false;
+  // Ends the running stream's call; called under mu_, so EndStream() (which
+  // clears it) cannot return, and the call go away, meanwhile.
+  std::function<void()> cancel_stream_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> taken_{0};
   std::atomic<int64_t> produced_before_reset_{0};
 };
@@ -122,6 +151,29 @@ struct RegistryOptions {
   int max_iterators = 64;
   absl::Duration idle_timeout = absl::Seconds(300);
   uint64_t max_inline_bytes = 8ull << 30;
+  absl::Duration open_timeout = absl::Seconds(60);
+  int max_concurrent_opens = 16;
+};
+
+class IteratorRegistry;
+
+// An OpenIterator call in progress (IteratorRegistry::BeginOpen): counts
+// against max_concurrent_opens until destroyed, and past its deadline the
+// reaper calls its `cancel` once (under the registry's lock, so never after
+// the OpenCall is gone).
+class OpenCall final {
+ public:
+  OpenCall(IteratorRegistry* registry, int64_t id)
+      : registry_(registry), id_(id) {}
+  OpenCall(const OpenCall&) = delete;
+  OpenCall& operator=(const OpenCall&) = delete;
+  ~OpenCall();
+  // Whether the deadline passed (and `cancel` ran).
+  bool timed_out() const;
+
+ private:
+  IteratorRegistry* const registry_;
+  const int64_t id_;
 };
 
 struct RegistryStats {
@@ -132,7 +184,7 @@ struct RegistryStats {
 
 // One open iterator, as /metrics shows it.
 struct IteratorSnapshot {
-  std::string id;
+  std::string display_id;  // Never the handle.
   std::string pipeline_name;
   std::string client;
   int64_t queued_batches = 0;
@@ -160,12 +212,22 @@ class IteratorRegistry final {
   // ResourceExhausted when max_iterators are open (checked again by Add()).
   absl::Status CheckCapacity() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Reserves bytes of the upload budget; ResourceExhausted naming the limit
-  // when it is spent.
+  // Registers an OpenIterator call that must finish within open_timeout;
+  // ResourceExhausted when max_concurrent_opens are in progress. Past the
+  // deadline the reaper calls `cancel` (which must not block nor call back
+  // into the registry).
+  absl::StatusOr<std::unique_ptr<OpenCall>> BeginOpen(
+      std::function<void()> cancel) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ResourceExhausted when uploads declaring `bytes` in all could never fit
+  // the budget (checked before anything is received).
+  absl::Status CheckInlineDeclaration(uint64_t bytes) const;
+  // Reserves bytes of the upload budget as they arrive; ResourceExhausted
+  // naming the limit when it is spent.
   absl::Status ReserveInlineBytes(uint64_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseInlineBytes(uint64_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Registers an opened pipeline under a new random id. Takes over
+  // Registers an opened pipeline under a new random handle. Takes over
   // `inline_bytes` of reserved budget (released when the iterator goes away)
   // and `shared_memory` (may be empty).
   absl::StatusOr<std::shared_ptr<IteratorSession>> Add(
@@ -173,14 +235,20 @@ class IteratorRegistry final {
       std::string pipeline_name, uint64_t inline_bytes,
       SessionSharedMemory shared_memory = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // NotFound (saying it may have expired) for an unknown id. Touches the lease.
-  absl::StatusOr<std::shared_ptr<IteratorSession>> Find(const std::string& id)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // The iterator whose handle is `handle`. NotFound (saying it may have
+  // expired, never echoing the handle) for anything else, malformed or not.
+  // Touches the lease.
+  absl::StatusOr<std::shared_ptr<IteratorSession>> Find(
+      absl::string_view handle) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Ends a lease; `expired` counts it as freed because the client went away.
-  // Unknown ids are OK.
-  void Remove(const std::string& id, absl::string_view reason, bool expired)
+  // Ends the lease of the iterator named by `handle` (a client's Close);
+  // unknown handles are OK. `expired` counts it as freed because the client
+  // went away.
+  void Remove(absl::string_view handle, absl::string_view reason, bool expired)
       ABSL_LOCKS_EXCLUDED(totals_mu_, mu_);
+  // Ends `session`'s lease if it is still registered.
+  void Remove(const IteratorSession& session, absl::string_view reason,
+              bool expired) ABSL_LOCKS_EXCLUDED(totals_mu_, mu_);
 
   // Cancels every iterator (daemon shutdown): blocked Fetch calls return at
   // once.
@@ -193,6 +261,21 @@ class IteratorRegistry final {
   RegistrySnapshot Snapshot() ABSL_LOCKS_EXCLUDED(totals_mu_, mu_);
 
  private:
+  friend class OpenCall;
+  struct OpenEntry {
+    absl::Time deadline;
+    std::function<void()> cancel;
+    bool timed_out = false;
+  };
+  void EndOpen(int64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  bool OpenTimedOut(int64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  void CancelLateOpens(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Removes the session registered under `selector` if it is `expected`
+  // (or any session there when `expected` is null).
+  void RemoveSelector(uint64_t selector, const IteratorSession* expected,
+                      absl::string_view reason, bool expired)
+      ABSL_LOCKS_EXCLUDED(totals_mu_, mu_);
   void ReaperLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void ReapIdle() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -208,8 +291,13 @@ class IteratorRegistry final {
   int64_t freed_batches_produced_ ABSL_GUARDED_BY(totals_mu_) = 0;
 
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<IteratorSession>> sessions_
+  // Keyed on the handle's first 64 random bits (its selector); the full
+  // handle is then compared in constant time (see Find()).
+  absl::flat_hash_map<uint64_t, std::shared_ptr<IteratorSession>> sessions_
       ABSL_GUARDED_BY(mu_);
+  int64_t next_display_number_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<int64_t, OpenEntry> opens_ ABSL_GUARDED_BY(mu_);
+  int64_t next_open_id_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t inline_bytes_reserved_ ABSL_GUARDED_BY(mu_) = 0;
   RegistryStats stats_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -3,12 +3,16 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "common/status/exception_status.h"
 #include "common/status/status_macros.h"
+#include "grpc/grpc.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "server/service/array_upload.h"
 #include "server/service/batch_stream.h"
 #include "server/service/shared_memory_pool.h"
@@ -46,29 +50,114 @@ RegistryOptions MakeRegistryOptions(const v1::Limits& limits) {
   options.max_iterators = limits.max_iterators();
   options.idle_timeout = absl::Seconds(limits.idle_timeout_seconds());
   options.max_inline_bytes = limits.max_inline_bytes();
+  options.open_timeout = absl::Seconds(limits.open_timeout_seconds());
+  options.max_concurrent_opens = limits.max_concurrent_opens();
   return options;
 }
 
+// Runs a call's body; an exception becomes its status (and an ERROR line).
+template <typename Body>
+grpc::Status Guarded(absl::string_view doing, const Body& body) {
+  try {
+    return body();
+  } catch (...) {
+    const absl::Status status = CurrentExceptionStatus(doing);
+    ITERD_LOG(ERROR) << status;
+    return ToGrpcStatus(status);
+  }
+}
+
+// Longest client description and pipeline name accepted from a client.
+constexpr size_t kMaxClientBytes = 256;
+constexpr size_t kMaxPipelineNameBytes = 256;
+
+// InvalidArgument when a client's string field is longer than `max_bytes`.
+absl::Status CheckLength(absl::string_view field, absl::string_view value,
+                         size_t max_bytes) {
+  if (value.size() <= max_bytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, ": ", value.size(), " bytes, at most ", max_bytes, " allowed"));
+}
+
+// Positions of the rpcs in service.proto.
+constexpr int kListPipelinesIndex = 0;
+constexpr int kFetchMethodIndex = 2;
+constexpr int kResetIndex = 3;
+constexpr int kCloseIteratorIndex = 4;
+constexpr int kGetSampleOrderIndex = 5;
+constexpr int kGetServerStatsIndex = 6;
+constexpr int kGetIteratorStatsIndex = 7;
+
 }  // namespace
+
+template <typename Request, typename Response>
+void IterdServiceImpl::ServeUnary(
+    int index, const char* doing,
+    grpc::Status (IterdServiceImpl::*handler)(grpc::ServerContext*,
+                                              const Request*, Response*)) {
+  using Streamer = grpc::ServerUnaryStreamer<grpc::ByteBuffer, Response>;
+  MarkMethodStreamed(
+      index,
+      new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, Response>(
+          [this, doing, handler](grpc::ServerContext* context,
+                                 Streamer* stream) {
+            return Guarded(doing, [&] {
+              grpc::ByteBuffer raw;
+              Request request;
+              bool parsed = stream->Read(&raw);
+              if (parsed) {
+                grpc::ProtoBufferReader bytes(&raw);
+                parsed = request.ParseFromZeroCopyStream(&bytes);
+              }
+              if (!parsed) {
+                return grpc::Status(
+                    grpc::StatusCode::INVALID_ARGUMENT,
+                    absl::StrCat("malformed request: not a valid ",
+                                 Request::descriptor()->full_name(),
+                                 " (string fields must be UTF-8)"));
+              }
+              Response response;
+              const grpc::Status status =
+                  (this->*handler)(context, &request, &response);
+              if (status.ok()) stream->Write(response);
+              return status;
+            });
+          }));
+}
 
 IterdServiceImpl::IterdServiceImpl(v1::ServerConfig config, PathPolicy paths,
                                    ThreadPool* pool)
     : config_(std::move(config)),
       paths_(std::move(paths)),
       pool_(pool),
-      registry_(MakeRegistryOptions(config_.limits())) {
-  // Position of Fetch among the rpcs of service.proto (ListPipelines,
-  // OpenIterator, Fetch, ...). The split-streaming handler reads the one
-  // FetchRequest and writes raw ByteBuffers: the same bytes on the wire as the
-  // generated handler, without copying the batch into a message.
-  constexpr int kFetchMethodIndex = 2;
+      registry_(MakeRegistryOptions(config_.limits())),
+      open_timeout_message_(absl::StrCat(
+          "OpenIterator did not finish within ",
+          config_.limits().open_timeout_seconds(),
+          " s (limits.open_timeout_seconds): send the inline arrays and end "
+          "the request stream sooner; what the call reserved was released")) {
+  // The split-streaming handler reads the one FetchRequest and writes raw
+  // ByteBuffers: the same bytes on the wire as the generated handler, without
+  // copying the batch into a message.
   MarkMethodStreamed(
       kFetchMethodIndex,
       new grpc::internal::SplitServerStreamingHandler<v1::FetchRequest,
                                                       grpc::ByteBuffer>(
           [this](grpc::ServerContext* context, FetchStreamer* stream) {
-            return FetchStream(context, stream);
+            return Guarded("streaming batches",
+                           [&] { return FetchStream(context, stream); });
           }));
+  ServeUnary(kListPipelinesIndex, "listing pipelines",
+             &IterdServiceImpl::ListPipelines);
+  ServeUnary(kResetIndex, "resetting an iterator", &IterdServiceImpl::Reset);
+  ServeUnary(kCloseIteratorIndex, "closing an iterator",
+             &IterdServiceImpl::CloseIterator);
+  ServeUnary(kGetSampleOrderIndex, "reading a sample order",
+             &IterdServiceImpl::GetSampleOrder);
+  ServeUnary(kGetServerStatsIndex, "reading server stats",
+             &IterdServiceImpl::GetServerStats);
+  ServeUnary(kGetIteratorStatsIndex, "reading iterator stats",
+             &IterdServiceImpl::GetIteratorStats);
   absl::StatusOr<std::unique_ptr<SharedMemoryHandover>> handover =
       SharedMemoryHandover::Start();
   if (handover.ok()) {
@@ -121,9 +210,9 @@ absl::StatusOr<v1::PipelineConfig> IterdServiceImpl::ResolveConfig(
     return absl::InvalidArgumentError(
         "open: give a pipeline name or an inline config");
   }
-  return absl::NotFoundError(
-      absl::StrCat("unknown pipeline '", open.name(), "'; this daemon has: ",
-                   names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
+  return absl::NotFoundError(absl::StrCat(
+      "unknown pipeline \"", LogQuote(open.name(), 64), "\"; this daemon has: ",
+      names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
 }
 
 absl::Status IterdServiceImpl::CheckPipeline(const v1::PipelineConfig& config) {
@@ -148,18 +237,54 @@ grpc::Status IterdServiceImpl::OpenIterator(
     grpc::ServerContext* context,
     grpc::ServerReader<v1::OpenIteratorRequest>* reader,
     v1::OpenIteratorResponse* response) {
+  return Guarded("opening an iterator",
+                 [&] { return Open(context, reader, response); });
+}
+
+grpc::Status IterdServiceImpl::Open(
+    grpc::ServerContext* context,
+    grpc::ServerReader<v1::OpenIteratorRequest>* reader,
+    v1::OpenIteratorResponse* response) {
   if (draining_.load()) {
     opens_refused_draining_.fetch_add(1, std::memory_order_relaxed);
     return ToGrpcStatus(absl::UnavailableError(kDrainingMessage));
   }
+  // Counts against max_concurrent_opens from here on; at open_timeout the
+  // reaper ends the call with DEADLINE_EXCEEDED, which also makes a Read()
+  // blocked on a silent client return.
+  absl::StatusOr<std::unique_ptr<OpenCall>> open_call =
+      registry_.BeginOpen([this, context] {
+        grpc_call_cancel_with_status(context->c_call(),
+                                     GRPC_STATUS_DEADLINE_EXCEEDED,
+                                     open_timeout_message_.c_str(), nullptr);
+      });
+  if (!open_call.ok()) return ToGrpcStatus(open_call.status());
+  const OpenCall& call = **open_call;
+  const auto given_up = [context, &call] {
+    return context->IsCancelled() || call.timed_out();
+  };
+  const auto gave_up_status = [&call] {
+    return ToGrpcStatus(
+        call.timed_out()
+            ? absl::DeadlineExceededError("the open took too long")
+            : absl::CancelledError("the client cancelled the open"));
+  };
   v1::OpenIteratorRequest first;
   if (!reader->Read(&first) || !first.has_open()) {
+    if (given_up()) return gave_up_status();
     return ToGrpcStatus(absl::InvalidArgumentError(
         "the first OpenIteratorRequest must carry `open`"));
   }
+  absl::Status status =
+      CheckLength("open.client", first.open().client(), kMaxClientBytes);
+  if (status.ok()) {
+    status =
+        CheckLength("open.name", first.open().name(), kMaxPipelineNameBytes);
+  }
+  if (!status.ok()) return ToGrpcStatus(status);
   absl::StatusOr<v1::PipelineConfig> config = ResolveConfig(first.open());
   if (!config.ok()) return ToGrpcStatus(config.status());
-  absl::Status status = registry_.CheckCapacity();
+  status = registry_.CheckCapacity();
   if (!status.ok()) return ToGrpcStatus(status);
 
   ArrayUpload upload(&registry_);
@@ -172,9 +297,7 @@ grpc::Status IterdServiceImpl::OpenIterator(
     }
     status = upload.Append(part.chunk());
   }
-  if (status.ok() && context->IsCancelled()) {
-    status = absl::CancelledError("the client cancelled the open");
-  }
+  if (given_up()) return gave_up_status();
   absl::StatusOr<std::vector<Array>> arrays =
       status.ok() ? upload.Finish()
                   : absl::StatusOr<std::vector<Array>>(status);
@@ -192,8 +315,13 @@ grpc::Status IterdServiceImpl::OpenIterator(
       pipeline::OpenPipeline(*config, *std::move(arrays), environment);
   if (!opened.ok()) return ToGrpcStatus(opened.status());
   // Bad data surfaces now, as in MXNet's constructors.
-  status = opened->prefetcher->WaitForFirst(
-      [context] { return context->IsCancelled(); });
+  status = opened->prefetcher->WaitForFirst(given_up);
+  if (given_up()) {
+    // No more batches are produced: the one in progress finishes as the
+    // pipeline is destroyed, and nothing is scheduled after it.
+    opened->prefetcher->Cancel();
+    return gave_up_status();
+  }
   if (!status.ok()) return ToGrpcStatus(status);
 
   for (const v1::DataDesc& desc : opened->provide_data) {
@@ -205,8 +333,10 @@ grpc::Status IterdServiceImpl::OpenIterator(
   response->set_batch_size(opened->batch_size);
   response->set_seed(opened->seed);
   response->set_num_samples(opened->num_samples);
-  const std::string client =
-      first.open().client().empty() ? context->peer() : first.open().client();
+  // Escaped once here: the registry logs it and counts distinct clients.
+  const std::string client = LogQuote(
+      first.open().client().empty() ? context->peer() : first.open().client(),
+      kMaxClientBytes);
   if (draining_.load()) {  // The drain began while this open was working.
     opens_refused_draining_.fetch_add(1, std::memory_order_relaxed);
     return ToGrpcStatus(absl::UnavailableError(kDrainingMessage));
@@ -220,9 +350,12 @@ grpc::Status IterdServiceImpl::OpenIterator(
                     first.open().has_config() ? "inline" : first.open().name(),
                     upload.ReleaseReservation(), std::move(shared_memory));
   if (!session.ok()) return ToGrpcStatus(session.status());
-  response->set_iterator_id((*session)->id());
-  ITERD_LOG(INFO) << "iterator " << (*session)->id() << " opened by " << client
-                  << " ("
+  // The handle goes to the opener only; everything else names the iterator by
+  // its display id.
+  response->set_iterator_id((*session)->handle());
+  response->set_display_id((*session)->display_id());
+  ITERD_LOG(INFO) << "iterator " << (*session)->display_id() << " opened by "
+                  << client << " ("
                   << (first.open().has_config() ? "inline config"
                                                 : first.open().name())
                   << ")";
@@ -240,11 +373,17 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
       registry_.Find(request->iterator_id());
   if (!found.ok()) return ToGrpcStatus(found.status());
   IteratorSession& session = **found;
-  if (!session.BeginStream()) {
-    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
-        "iterator ", session.id(), " already has a Fetch stream running")));
+  if (!session.BeginStream([context] { context->TryCancel(); })) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        absl::StrCat("iterator ", session.display_id(),
+                     " already has a Fetch stream running")));
   }
   active_fetch_streams_.fetch_add(1, std::memory_order_relaxed);
+  // Also when an exception leaves the loop: the iterator stays usable.
+  absl::Cleanup end_stream = [this, &session] {
+    session.EndStream();
+    active_fetch_streams_.fetch_sub(1, std::memory_order_relaxed);
+  };
   // This call means the client is done with the last window's slots: their
   // buffers go back to the pipeline.
   session.ReleaseHeldBatches();
@@ -263,8 +402,10 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
     std::shared_ptr<const Batch> batch;
     bool end_of_epoch = false;
     const absl::Time wait_start = absl::Now();
+    session.SetStreamWaiting(true);
     status = session.pipeline().prefetcher->GetNext(
         &batch, &end_of_epoch, [context] { return context->IsCancelled(); });
+    session.SetStreamWaiting(false);
     fetch_wait_nanoseconds_.fetch_add(
         absl::ToInt64Nanoseconds(absl::Now() - wait_start),
         std::memory_order_relaxed);
@@ -287,19 +428,20 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
     if (slot >= 0) session.HoldBatch(batch);
     if (slot >= 0
             ? !WriteBatchInSlot(*batch, static_cast<uint32_t>(slot), stream)
-            : !WriteBatch(batch, chunk_bytes, stream)) {
+            : !WriteBatch(batch, chunk_bytes, stream,
+                          [&session] { session.Touch(); })) {
       client_gone = true;
       break;
     }
+    session.Touch();  // The client is reading.
     batches_served_.fetch_add(1, std::memory_order_relaxed);
     bytes_served_.fetch_add(batch->payload().size(), std::memory_order_relaxed);
   }
-  session.EndStream();
-  active_fetch_streams_.fetch_sub(1, std::memory_order_relaxed);
+  std::move(end_stream).Invoke();
   if (client_gone) {
     // The client went away mid-stream: free its iterator now rather than at the
     // idle timeout.
-    registry_.Remove(session.id(), "its Fetch stream was cancelled",
+    registry_.Remove(session, "its Fetch stream was cancelled",
                      /*expired=*/true);
     return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
   }

@@ -1,7 +1,9 @@
 // File: server/service/iterd_service.h
 //
 // IterdServiceImpl: the DataIterService (proto/iterd/v1/service.proto) over the
-// sync gRPC API. Each method unpacks its request, calls the registry or the
+// sync gRPC API. No exception leaves a call: std::bad_alloc becomes
+// RESOURCE_EXHAUSTED, anything else INTERNAL, each with a message. Each method
+// unpacks its request, calls the registry or the
 // pipeline factory, and converts the result; a Fetch stream runs on its own
 // gRPC thread and reads top to bottom: take the next batch from the iterator's
 // prefetcher, write its header and chunks.
@@ -17,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "common/concurrency/thread_pool.h"
 #include "iterd/v1/server_config.pb.h"
@@ -90,6 +93,17 @@ class IterdServiceImpl final : public v1::DataIterService::Service {
   ServiceSnapshot Snapshot();
 
  private:
+  // Serves unary method number `index` of service.proto through `handler`,
+  // parsing the request itself: a malformed request (bad bytes, a string
+  // that is not UTF-8) gets INVALID_ARGUMENT with a message, where gRPC's own
+  // parsing answers INTERNAL with none. Exceptions become statuses.
+  template <typename Request, typename Response>
+  void ServeUnary(int index, const char* doing,
+                  grpc::Status (IterdServiceImpl::*handler)(
+                      grpc::ServerContext*, const Request*, Response*));
+  grpc::Status Open(grpc::ServerContext* context,
+                    grpc::ServerReader<v1::OpenIteratorRequest>* reader,
+                    v1::OpenIteratorResponse* response);
   absl::StatusOr<v1::PipelineConfig> ResolveConfig(
       const v1::OpenIterator& open) const;
   pipeline::PipelineEnvironment Environment() const;
@@ -98,6 +112,8 @@ class IterdServiceImpl final : public v1::DataIterService::Service {
   const PathPolicy paths_;
   ThreadPool* const pool_;
   IteratorRegistry registry_;
+  // What a client whose open outlived limits.open_timeout_seconds is told.
+  const std::string open_timeout_message_;
   // Hot-path counters: relaxed atomics, no lock per batch.
   std::atomic<int64_t> batches_served_{0};
   std::atomic<uint64_t> bytes_served_{0};

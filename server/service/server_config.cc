@@ -1,7 +1,9 @@
 #include "server/service/server_config.h"
 
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -62,17 +64,31 @@ void ApplyLimitDefaults(v1::Limits* limits) {
   if (limits->max_npz_member_bytes() == 0) {
     limits->set_max_npz_member_bytes(kDefaultMaxNpzMemberBytes);
   }
+  if (limits->open_timeout_seconds() == 0) {
+    limits->set_open_timeout_seconds(60);
+  }
+  if (limits->max_concurrent_opens() == 0) limits->set_max_concurrent_opens(16);
+}
+
+int RpcThreadLimit(const v1::Limits& limits) {
+  if (limits.max_rpc_threads() > 0) return limits.max_rpc_threads();
+  return limits.max_iterators() + limits.max_concurrent_opens() + 32;
 }
 
 absl::Status ValidateServerConfig(const v1::ServerConfig& config) {
   const v1::Limits& limits = config.limits();
-  if (limits.max_iterators() < 0) {
-    return absl::InvalidArgumentError(
-        "limits.max_iterators: must not be negative");
-  }
-  if (limits.idle_timeout_seconds() < 0) {
-    return absl::InvalidArgumentError(
-        "limits.idle_timeout_seconds: must not be negative");
+  for (const auto& [field, value] :
+       std::initializer_list<std::pair<absl::string_view, int32_t>>{
+           {"max_iterators", limits.max_iterators()},
+           {"idle_timeout_seconds", limits.idle_timeout_seconds()},
+           {"worker_threads", limits.worker_threads()},
+           {"open_timeout_seconds", limits.open_timeout_seconds()},
+           {"max_concurrent_opens", limits.max_concurrent_opens()},
+       }) {
+    if (value < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("limits.", field, ": must not be negative"));
+    }
   }
   if (limits.default_prefetch_buffer() < 0 ||
       limits.default_prefetch_buffer() > pipeline::kMaxPrefetchBuffer) {
@@ -80,9 +96,9 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config) {
         absl::StrCat("limits.default_prefetch_buffer: must be between 0 and ",
                      pipeline::kMaxPrefetchBuffer));
   }
-  if (limits.worker_threads() < 0) {
+  if (limits.max_rpc_threads() != 0 && limits.max_rpc_threads() < 8) {
     return absl::InvalidArgumentError(
-        "limits.worker_threads: must not be negative");
+        "limits.max_rpc_threads: must be 0 (derived) or at least 8");
   }
   if (limits.chunk_bytes() != 0 &&
       (limits.chunk_bytes() < 4096 || limits.chunk_bytes() > (32u << 20))) {

@@ -26,6 +26,10 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config);
 // Fills unset limits with their documented defaults.
 void ApplyLimitDefaults(v1::Limits* limits);
 
+// Most threads the gRPC server may run calls on: limits.max_rpc_threads, or
+// when unset max_iterators + max_concurrent_opens + 32.
+int RpcThreadLimit(const v1::Limits& limits);
+
 }  // namespace iterd::service
 
 #endif  // ITERD_SERVER_SERVICE_SERVER_CONFIG_H_

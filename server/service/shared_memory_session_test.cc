@@ -125,10 +125,10 @@ TEST_F(SharedMemorySessionTest, ReleasingTheWindowUnblocksTheProducer) {
 TEST_F(SharedMemorySessionTest, CloseWhileProducerWaitsForAHeldSlotReturns) {
   FillRegionWithHeldBatches();
   std::weak_ptr<IteratorSession> weak = session_;
+  const std::string handle = session_->handle();
   session_.reset();
-  EXPECT_TRUE(ReturnsInTime([this] {
-    registry_.Remove(registry_.Snapshot().iterators[0].id, "closed", false);
-  }));
+  EXPECT_TRUE(ReturnsInTime(
+      [this, &handle] { registry_.Remove(handle, "closed", false); }));
   EXPECT_TRUE(weak.expired());  // The pipeline was destroyed, not stuck.
 }
 
@@ -140,10 +140,10 @@ TEST_F(SharedMemorySessionTest,
   std::shared_ptr<const Batch> second = Take();
   absl::SleepFor(absl::Milliseconds(100));
   ASSERT_EQ(pool_->free_buffers(), 0);
+  const std::string handle = session_->handle();
   session_.reset();
-  EXPECT_TRUE(ReturnsInTime([this] {
-    registry_.Remove(registry_.Snapshot().iterators[0].id, "closed", false);
-  }));
+  EXPECT_TRUE(ReturnsInTime(
+      [this, &handle] { registry_.Remove(handle, "closed", false); }));
   // The region outlives the pipeline while these still point into it.
   EXPECT_EQ(reinterpret_cast<const float*>(second->payload().data())[0], 4.0f);
 }

@@ -2,7 +2,15 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
+
 namespace iterd::service {
+namespace {
+
+// Messages may quote client input (paths, names); past this they are cut.
+constexpr size_t kMaxMessageBytes = 2048;
+
+}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -54,7 +62,18 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
       code = grpc::StatusCode::INTERNAL;  // kInternal and broken invariants.
       break;
   }
-  return grpc::Status(code, std::string(status.message()));
+  absl::string_view message = status.message();
+  if (message.empty()) {
+    // Every error says something: at least what kind it is.
+    return grpc::Status(code,
+                        absl::StrCat(absl::StatusCodeToString(status.code()),
+                                     " (the daemon gave no detail)"));
+  }
+  if (message.size() > kMaxMessageBytes) {
+    return grpc::Status(code, absl::StrCat(message.substr(0, kMaxMessageBytes),
+                                           "... (", message.size(), " bytes)"));
+  }
+  return grpc::Status(code, std::string(message));
 }
 
 }  // namespace iterd::service

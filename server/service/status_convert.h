@@ -1,7 +1,8 @@
 // File: server/service/status_convert.h
 //
 // The one place where absl::Status becomes grpc::Status (same code number, same
-// message).
+// message; an empty message is replaced by the code's name, one longer than
+// 2 KB is cut).
 
 #ifndef ITERD_SERVER_SERVICE_STATUS_CONVERT_H_
 #define ITERD_SERVER_SERVICE_STATUS_CONVERT_H_

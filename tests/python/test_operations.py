@@ -37,10 +37,11 @@ CORRUPT_GOOD = 12
 CORRUPT_BAD_POSITIONS = (2, 7, 13)
 
 
-def start_daemon_with_metrics(data_root, extra_args=()):
-    """Starts iterd with --metrics_listen=127.0.0.1:0; returns (Daemon, metrics HOST:PORT)."""
+def start_daemon_with_metrics(data_root, extra_args=(), config=CONFIG):
+    """Starts iterd with --metrics_listen=127.0.0.1:0 and `config` (text format); returns
+    (Daemon, metrics HOST:PORT)."""
     write_rows_csv(data_root / "rows10.csv", 10)
-    (data_root / "iterd.textproto").write_text(CONFIG)
+    (data_root / "iterd.textproto").write_text(config)
     log_path = data_root / "iterd.stderr"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
@@ -164,12 +165,12 @@ def test_queue_depth_gauge_follows_each_iterator_by_id_and_pipeline(running):
     client = iterd.Client(daemon.address)
     # rows10 has 4 batches of 3 rows; with a prefetch buffer of 4 all of them get queued.
     response = client.open_iterator_response(service_pb2.OpenIterator(name="rows10"))
-    iterator_id = response.iterator_id
+    iterator_id = response.iterator_id  # The secret handle: /metrics shows the display id.
 
     def queued():
         return scrape(metrics_address).get(
             ("iterd_prefetch_queue_batches",
-             frozenset({("iterator_id", iterator_id), ("pipeline", "rows10")})))
+             frozenset({("iterator_id", response.display_id), ("pipeline", "rows10")})))
 
     assert wait_for(lambda: queued() == 4), "queue depth %r, wanted 4" % queued()
     assert len(list(client.fetch_stream(iterator_id, 1))) >= 2  # One header and its chunk.

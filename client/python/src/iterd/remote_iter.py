@@ -58,7 +58,9 @@ class RemoteIter(BatchCursorDataIter):
     """Batches of one daemon iterator, with MXNet's DataIter interface.
 
     Attributes:
-      iterator_id: the daemon's id of the iterator.
+      iterator_id: the iterator's handle, a secret: whoever has it can fetch from, reset or close
+        the iterator. Do not log it; messages use display_id.
+      display_id: the daemon's public name of the iterator ("it-17"), as in its log and /metrics.
       batch_size, provide_data, provide_label: as in mx.io (lists of DataDesc).
       seed: the shuffle seed in use; num_samples: samples per epoch (-1 when unknown, CSV).
     """
@@ -68,6 +70,7 @@ class RemoteIter(BatchCursorDataIter):
         self._owns_client = owns_client
         self._max_batches = max_batches
         self.iterator_id = open_response.iterator_id
+        self.display_id = open_response.display_id or "(unnamed)"
         self.batch_size = int(open_response.batch_size)
         self.seed = int(open_response.seed)
         self.num_samples = int(open_response.num_samples)
@@ -128,7 +131,7 @@ class RemoteIter(BatchCursorDataIter):
                 empty_windows += 1
                 if empty_windows > 1:
                     raise errors.DataLoss("Fetch of iterator %s ended without a batch or the end "
-                                          "of the epoch" % self.iterator_id)
+                                          "of the epoch" % self.display_id)
                 continue
             response = service_pb2.FetchResponse.FromString(message)
             part = response.WhichOneof("part")
@@ -141,7 +144,7 @@ class RemoteIter(BatchCursorDataIter):
                 self._drain()
                 raise StopIteration
             raise errors.DataLoss("iterator %s: unexpected %r message before a batch header" %
-                                  (self.iterator_id, part))
+                                  (self.display_id, part))
 
     def reset(self):
         """Starts the next epoch (MXNet's reset(), carry-over semantics of the pipeline)."""
@@ -209,7 +212,7 @@ class RemoteIter(BatchCursorDataIter):
 
     def _check_open(self):
         if self._closed:
-            raise errors.FailedPrecondition("iterator %s is closed" % self.iterator_id)
+            raise errors.FailedPrecondition("iterator %s is closed" % self.display_id)
 
     def _next_message(self):
         """The next serialized message of the current stream, or None at its end."""
@@ -239,7 +242,7 @@ class RemoteIter(BatchCursorDataIter):
             message = self._next_message()
             if message is None:
                 raise errors.DataLoss("iterator %s: stream ended after %d of the %d payload bytes "
-                                      "of batch %d" % (self.iterator_id, filled, payload_bytes,
+                                      "of batch %d" % (self.display_id, filled, payload_bytes,
                                                        header.sequence))
             span = chunk_span(message)
             if span is None:
@@ -247,14 +250,14 @@ class RemoteIter(BatchCursorDataIter):
                 if response.WhichOneof("part") != "chunk":
                     raise errors.DataLoss("iterator %s: batch %d got a %r message after %d of its "
                                           "%d payload bytes" %
-                                          (self.iterator_id, header.sequence,
+                                          (self.display_id, header.sequence,
                                            response.WhichOneof("part"), filled, payload_bytes))
                 message = response.chunk
                 span = (0, len(message))
             start, length = span
             if filled + length > payload_bytes:
                 raise errors.DataLoss("iterator %s: batch %d carries more than its %d payload "
-                                      "bytes" % (self.iterator_id, header.sequence, payload_bytes))
+                                      "bytes" % (self.display_id, header.sequence, payload_bytes))
             # The one copy of the payload: from the received message into the batch buffer.
             destination[filled:filled + length] = memoryview(message)[start:start + length]
             filled += length
@@ -263,7 +266,7 @@ class RemoteIter(BatchCursorDataIter):
             data, label = split_payload(buffer, header)
         except ValueError as error:
             raise errors.DataLoss("iterator %s: batch %d: %s" %
-                                  (self.iterator_id, header.sequence, error)) from None
+                                  (self.display_id, header.sequence, error)) from None
         self._pool.give(buffer)
         index = np.array(header.index, dtype=np.uint64) if len(header.index) else None
         return DataBatch(data, label, pad=int(header.pad), index=index)
@@ -272,10 +275,10 @@ class RemoteIter(BatchCursorDataIter):
         """The one copy of a shared-memory batch: from its slot into the batch buffer."""
         if self._shared_memory is None:
             raise errors.DataLoss("iterator %s: batch %d was sent in shared memory, which this "
-                                  "client has not mapped" % (self.iterator_id, header.sequence))
+                                  "client has not mapped" % (self.display_id, header.sequence))
         try:
             self._shared_memory.copy_slot(int(header.shared_memory_slot), buffer)
             self.shared_memory_batches += 1
         except ValueError as error:
             raise errors.DataLoss("iterator %s: batch %d: %s" %
-                                  (self.iterator_id, header.sequence, error)) from None
+                                  (self.display_id, header.sequence, error)) from None
