@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -26,8 +28,14 @@ class PathPolicyTest : public ::testing::Test {
     mkdir((root_ + "/sub").c_str(), 0755);
     Touch(root_ + "/sub/data.csv");
     Touch(base_ + "/secret.csv");
-    symlink((base_ + "/secret.csv").c_str(), (root_ + "/escape.csv").c_str());
-    symlink((root_ + "/sub/data.csv").c_str(), (root_ + "/alias.csv").c_str());
+    Link(base_ + "/secret.csv", root_ + "/escape.csv");
+    Link(root_ + "/sub/data.csv", root_ + "/alias.csv");
+  }
+
+  // Every test of the process shares TEST_TMPDIR: the link may exist already.
+  static void Link(const std::string& target, const std::string& name) {
+    EXPECT_TRUE(symlink(target.c_str(), name.c_str()) == 0 || errno == EEXIST)
+        << name << ": " << std::strerror(errno);
   }
 
   static void Touch(const std::string& path) {
