@@ -1,4 +1,6 @@
 """Helpers shared by the Python end-to-end tests."""
+import time
+
 import numpy as np
 
 import iterd
@@ -18,3 +20,13 @@ def assert_daemon_serves(address):
         batches = list(it)
     assert [b.data[0][:, 0].tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 0, 1]]
     assert [b.pad for b in batches] == [0, 2]
+
+
+def wait_for(condition, timeout):
+    """Polls `condition` every 0.1 s until it holds or `timeout` seconds passed; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()

@@ -9,7 +9,6 @@ were, its RSS must not have grown without bound, and a well-behaved client must 
 import os
 import random
 import threading
-import time
 
 import grpc
 import numpy as np
@@ -18,7 +17,7 @@ import pytest
 import iterd
 from iterd.ndarray_iter import ndarray_pipeline
 from conftest import start_daemon, stop_daemon
-from helpers import assert_daemon_serves, write_rows_csv
+from helpers import assert_daemon_serves, wait_for, write_rows_csv
 
 NUM_CLIENTS = 100
 SERVER_CONFIG = """
@@ -41,15 +40,6 @@ def process_figures(pid):
             elif line.startswith("VmRSS:"):
                 rss_kib = int(line.split()[1])
     return fds, threads, rss_kib
-
-
-def wait_until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +112,7 @@ def test_hundred_clients_with_cancellations_get_their_own_data_and_leave_nothing
     # Walked-away clients' iterators go when the daemon notices (cancelled stream, closed channel)
     # or at the idle timeout; the config's 60 s bounds this wait.
     with iterd.Client(load_daemon.address) as client:
-        assert wait_until(lambda: client.stats().open_iterators == 0, 70), \
+        assert wait_for(lambda: client.stats().open_iterators == 0, 70), \
             client.stats()
     fds_after, threads_after, rss_after = process_figures(pid)
     assert fds_after <= fds_before + 8, (fds_before, fds_after)
@@ -147,6 +137,6 @@ def test_cancelled_fetch_calls_from_raw_grpc_free_iterators(load_daemon):
         call.cancel()
     channel.close()
     with iterd.Client(load_daemon.address) as client:
-        assert wait_until(lambda: client.stats().open_iterators == 0, 70), \
+        assert wait_for(lambda: client.stats().open_iterators == 0, 70), \
             client.stats()
     assert_daemon_serves(load_daemon.address)

@@ -12,9 +12,8 @@ import grpc
 import numpy as np
 import pytest
 
-import iterd
 from conftest import stop_daemon
-from helpers import assert_daemon_serves
+from helpers import assert_daemon_serves, wait_for
 from iterd.v1 import pipeline_pb2
 from iterd.v1 import service_pb2
 from iterd.v1 import service_pb2_grpc
@@ -277,15 +276,6 @@ def test_concurrent_opens_are_capped_and_a_cancelled_open_frees_its_place(start)
     assert fetch_all(service, opened.iterator_id) == ROWS10_BATCHES
 
 
-def wait_for(condition, timeout=HANG_GUARD):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
 def test_a_fetch_stream_the_client_does_not_read_is_reaped_after_the_idle_timeout(start):
     daemon, metrics_address = start()
     channel, service = stub(daemon.address)
@@ -311,7 +301,7 @@ def test_a_fetch_stream_the_client_does_not_read_is_reaped_after_the_idle_timeou
         return service.GetServerStats(service_pb2.GetServerStatsRequest(),
                                       timeout=HANG_GUARD).open_iterators
 
-    assert wait_for(lambda: open_iterators() == 0), "the stalled stream's iterator was not freed"
+    assert wait_for(lambda: open_iterators() == 0, HANG_GUARD), "the stalled stream's iterator was not freed"
     assert "iterator %s (stalled-reader) freed" % opened.display_id in daemon.log()
     stream.cancel()
     assert rpc_code(service.Reset, service_pb2.ResetRequest(
