@@ -40,9 +40,11 @@ std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// `bytes` little-endian bytes of `value`; past its 8 bytes, zeros (several
+// zero fields are written at once).
 void PutLe(std::string* out, uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) {
-    out->push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
+    out->push_back(i < 8 ? static_cast<char>((value >> (8 * i)) & 0xFF) : 0);
   }
 }
 
