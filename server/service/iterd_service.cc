@@ -13,6 +13,7 @@
 #include "common/status/status_macros.h"
 #include "grpc/grpc.h"
 #include "grpcpp/support/proto_buffer_reader.h"
+#include "server/pipeline/factory_common.h"
 #include "server/service/array_upload.h"
 #include "server/service/batch_stream.h"
 #include "server/service/shared_memory_pool.h"
@@ -221,6 +222,10 @@ absl::Status IterdServiceImpl::CheckPipeline(const v1::PipelineConfig& config) {
   return opened.prefetcher->WaitForFirst();
 }
 
+absl::Status IterdServiceImpl::ForClient(const absl::Status& status) const {
+  return pipeline::NameFilesRelative(status, Environment());
+}
+
 grpc::Status IterdServiceImpl::ListPipelines(
     grpc::ServerContext*, const v1::ListPipelinesRequest*,
     v1::ListPipelinesResponse* response) {
@@ -322,7 +327,7 @@ grpc::Status IterdServiceImpl::Open(
     opened->prefetcher->Cancel();
     return gave_up_status();
   }
-  if (!status.ok()) return ToGrpcStatus(status);
+  if (!status.ok()) return ToGrpcStatus(ForClient(status));
 
   for (const v1::DataDesc& desc : opened->provide_data) {
     *response->add_provide_data() = desc;
@@ -445,7 +450,7 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
                      /*expired=*/true);
     return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
   }
-  return ToGrpcStatus(status);
+  return ToGrpcStatus(ForClient(status));
 }
 
 grpc::Status IterdServiceImpl::Reset(grpc::ServerContext*,
@@ -466,7 +471,7 @@ grpc::Status IterdServiceImpl::Reset(grpc::ServerContext*,
   if (status.ok() || !absl::IsInvalidArgument(status)) {
     (*session)->RestartQueueCount(produced_before_reset);
   }
-  return ToGrpcStatus(status);
+  return ToGrpcStatus(ForClient(status));
 }
 
 grpc::Status IterdServiceImpl::CloseIterator(
@@ -506,7 +511,8 @@ grpc::Status IterdServiceImpl::GetIteratorStats(
     response->set_records_decoded(stats.records_decoded);
     response->set_records_skipped(stats.records_skipped);
     for (const std::string& example : stats.skipped_examples) {
-      response->add_skipped_examples(example);
+      response->add_skipped_examples(
+          ForClient(absl::DataLossError(example)).message());
     }
   }
   return grpc::Status::OK;
