@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/status/exception_status.h"
+#include "common/status/input_text.h"
 #include "common/status/status_macros.h"
 #include "grpc/grpc.h"
 #include "grpcpp/support/proto_buffer_reader.h"
@@ -212,7 +213,7 @@ absl::StatusOr<v1::PipelineConfig> IterdServiceImpl::ResolveConfig(
         "open: give a pipeline name or an inline config");
   }
   return absl::NotFoundError(absl::StrCat(
-      "unknown pipeline \"", LogQuote(open.name(), 64), "\"; this daemon has: ",
+      "unknown pipeline ", QuoteInput(open.name()), "; this daemon has: ",
       names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
 }
 
@@ -339,9 +340,8 @@ grpc::Status IterdServiceImpl::Open(
   response->set_seed(opened->seed);
   response->set_num_samples(opened->num_samples);
   // Escaped once here: the registry logs it and counts distinct clients.
-  const std::string client = LogQuote(
-      first.open().client().empty() ? context->peer() : first.open().client(),
-      kMaxClientBytes);
+  const std::string client = EscapedInput(
+      first.open().client().empty() ? context->peer() : first.open().client());
   if (draining_.load()) {  // The drain began while this open was working.
     opens_refused_draining_.fetch_add(1, std::memory_order_relaxed);
     return ToGrpcStatus(absl::UnavailableError(kDrainingMessage));
