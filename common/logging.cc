@@ -12,9 +12,9 @@
 namespace iterd {
 namespace {
 
-// Appends `c` escaped if it is a control byte (or, with `quotes`, a backslash
-// or double quote); as is otherwise (UTF-8 stays readable).
-void AppendEscaped(unsigned char c, bool quotes, std::string* out) {
+// Appends `c` escaped if it is a control byte; as is otherwise (UTF-8 stays
+// readable).
+void AppendEscaped(unsigned char c, std::string* out) {
   switch (c) {
     case '\n':
       *out += "\\n";
@@ -28,10 +28,7 @@ void AppendEscaped(unsigned char c, bool quotes, std::string* out) {
     default:
       break;
   }
-  if (quotes && (c == '\\' || c == '"')) {
-    *out += '\\';
-    *out += static_cast<char>(c);
-  } else if (c < 0x20 || c == 0x7f) {
+  if (c < 0x20 || c == 0x7f) {
     char hex[5];
     snprintf(hex, sizeof(hex), "\\x%02x", c);
     *out += hex;
@@ -41,19 +38,6 @@ void AppendEscaped(unsigned char c, bool quotes, std::string* out) {
 }
 
 }  // namespace
-
-std::string LogQuote(std::string_view text, size_t max_bytes) {
-  std::string quoted;
-  const size_t shown = text.size() < max_bytes ? text.size() : max_bytes;
-  for (size_t i = 0; i < shown; ++i) {
-    AppendEscaped(static_cast<unsigned char>(text[i]), /*quotes=*/true,
-                  &quoted);
-  }
-  if (shown < text.size()) {
-    quoted += "...(" + std::to_string(text.size()) + " bytes)";
-  }
-  return quoted;
-}
 
 namespace logging_internal {
 namespace {
@@ -95,7 +79,7 @@ LogMessage::~LogMessage() {
   std::string line = text.substr(0, prefix_bytes_);
   line.reserve(text.size() + 1);
   for (size_t i = prefix_bytes_; i < text.size(); ++i) {
-    AppendEscaped(static_cast<unsigned char>(text[i]), /*quotes=*/false, &line);
+    AppendEscaped(static_cast<unsigned char>(text[i]), &line);
   }
   line += '\n';
   // One write per line keeps lines from different threads whole.

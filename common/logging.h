@@ -7,8 +7,8 @@
 //
 // A line is always one line: newlines, carriage returns and other control
 // bytes inside a message are written escaped (\n, \r, \t, \xNN), so text a
-// client sent (a name, a path) cannot forge log lines. Quote such text with
-// LogQuote(), which also shortens it.
+// client sent (a name, a path) cannot forge log lines. To quote and shorten
+// such text, see common/status/input_text.h.
 //
 //   ITERD_LOG(INFO) << "listening on " << address;
 //   ITERD_LOG(WARNING) << "iterator " << id << " expired";
@@ -22,11 +22,6 @@
 #include <string_view>
 
 namespace iterd {
-
-// `text` with control bytes, backslashes and double quotes escaped (\n, \\,
-// \", \xNN), cut after `max_bytes` bytes of input with "...(N bytes)": for
-// putting client input into log lines and messages.
-std::string LogQuote(std::string_view text, size_t max_bytes = 128);
 
 namespace logging_internal {
 

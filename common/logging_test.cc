@@ -10,16 +10,6 @@
 namespace iterd {
 namespace {
 
-TEST(LogQuoteTest, EscapesControlBytesQuotesAndBackslashes) {
-  EXPECT_EQ(LogQuote("a\nb\r\t\"\\\x01\x7f"), "a\\nb\\r\\t\\\"\\\\\\x01\\x7f");
-  EXPECT_EQ(LogQuote("caf\xc3\xa9"), "caf\xc3\xa9");  // UTF-8 stays readable.
-}
-
-TEST(LogQuoteTest, CutsLongTextAndSaysHowLongItWas) {
-  EXPECT_EQ(LogQuote(std::string(300, 'x'), 4), "xxxx...(300 bytes)");
-  EXPECT_EQ(LogQuote("abcd", 4), "abcd");
-}
-
 // Captures what ITERD_LOG writes to stderr.
 std::string Logged(const std::string& message) {
   std::FILE* capture = std::tmpfile();

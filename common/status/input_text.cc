@@ -31,6 +31,12 @@ std::string QuoteInput(absl::string_view text) {
   return quoted;
 }
 
+std::string EscapedInput(absl::string_view text) {
+  std::string escaped;
+  AppendEscaped(text, &escaped);
+  return escaped;
+}
+
 std::string ShownName(absl::string_view name) {
   std::string shown;
   if (name.size() > kMaxShownNameBytes) {

@@ -29,6 +29,10 @@ inline constexpr size_t kMaxQuotedBytes = 128;
 // shown as \xNN so that a message never forges a log line.
 std::string QuoteInput(absl::string_view text);
 
+// `text` with control bytes as \xNN (uncut, unquoted): client text kept for
+// log lines and metric labels, such as a client's self-description.
+std::string EscapedInput(absl::string_view text);
+
 // Longest tail of a file name shown in a message.
 inline constexpr size_t kMaxShownNameBytes = 256;
 

@@ -25,6 +25,12 @@ TEST(QuoteInputTest, ControlBytesCannotForgeALogLine) {
             "'a\\x0AI1207 forged\\x00b'");
 }
 
+TEST(EscapedInputTest, EscapesControlBytesAndKeepsTheRest) {
+  EXPECT_EQ(EscapedInput("host:1\nI1207 forged\x7f"),
+            "host:1\\x0AI1207 forged\\x7F");
+  EXPECT_EQ(EscapedInput("caf\xc3\xa9"), "caf\xc3\xa9");  // UTF-8 stays.
+}
+
 TEST(ShownNameTest, KeepsTheEndOfALongNameAndEscapesControlBytes) {
   EXPECT_EQ(ShownName("dir/data.csv"), "dir/data.csv");
   EXPECT_EQ(ShownName("a\nb"), "a\\x0Ab");

@@ -7,25 +7,24 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "common/logging.h"
+#include "common/status/input_text.h"
 #include "common/status/status_macros.h"
 
 namespace iterd::service {
 namespace {
 
-// 'inline array "data" (array 0)': the client knows its arrays by name; the
+// "inline array 'data' (array 0)": the client knows its arrays by name; the
 // index is what it put in ArrayChunk.array.
 std::string ArrayName(const pipeline::InlineArraySpec& spec, size_t index) {
-  return absl::StrCat("inline array \"", LogQuote(spec.name, 64), "\" (array ",
-                      index, ")");
+  return absl::StrCat("inline array ", QuoteInput(spec.name), " (array ", index,
+                      ")");
 }
 
 // "'data', 'label'": the declared names, for a chunk naming no such array.
 std::string DeclaredNames(const std::vector<pipeline::InlineArraySpec>& specs) {
   std::string names;
   for (const pipeline::InlineArraySpec& spec : specs) {
-    absl::StrAppend(&names, names.empty() ? "" : ", ", "\"",
-                    LogQuote(spec.name, 64), "\"");
+    absl::StrAppend(&names, names.empty() ? "" : ", ", QuoteInput(spec.name));
   }
   return names;
 }

@@ -10,9 +10,11 @@
 #include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/status/exception_status.h"
+#include "common/status/input_text.h"
 #include "common/status/status_macros.h"
 #include "grpc/grpc.h"
 #include "grpcpp/support/proto_buffer_reader.h"
+#include "server/pipeline/factory_common.h"
 #include "server/service/array_upload.h"
 #include "server/service/batch_stream.h"
 #include "server/service/shared_memory_pool.h"
@@ -211,7 +213,7 @@ absl::StatusOr<v1::PipelineConfig> IterdServiceImpl::ResolveConfig(
         "open: give a pipeline name or an inline config");
   }
   return absl::NotFoundError(absl::StrCat(
-      "unknown pipeline \"", LogQuote(open.name(), 64), "\"; this daemon has: ",
+      "unknown pipeline ", QuoteInput(open.name()), "; this daemon has: ",
       names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
 }
 
@@ -219,6 +221,10 @@ absl::Status IterdServiceImpl::CheckPipeline(const v1::PipelineConfig& config) {
   ITERD_ASSIGN_OR_RETURN(pipeline::OpenedPipeline opened,
                          pipeline::OpenPipeline(config, {}, Environment()));
   return opened.prefetcher->WaitForFirst();
+}
+
+absl::Status IterdServiceImpl::ForClient(const absl::Status& status) const {
+  return pipeline::NameFilesRelative(status, Environment());
 }
 
 grpc::Status IterdServiceImpl::ListPipelines(
@@ -322,7 +328,7 @@ grpc::Status IterdServiceImpl::Open(
     opened->prefetcher->Cancel();
     return gave_up_status();
   }
-  if (!status.ok()) return ToGrpcStatus(status);
+  if (!status.ok()) return ToGrpcStatus(ForClient(status));
 
   for (const v1::DataDesc& desc : opened->provide_data) {
     *response->add_provide_data() = desc;
@@ -334,9 +340,8 @@ grpc::Status IterdServiceImpl::Open(
   response->set_seed(opened->seed);
   response->set_num_samples(opened->num_samples);
   // Escaped once here: the registry logs it and counts distinct clients.
-  const std::string client = LogQuote(
-      first.open().client().empty() ? context->peer() : first.open().client(),
-      kMaxClientBytes);
+  const std::string client = EscapedInput(
+      first.open().client().empty() ? context->peer() : first.open().client());
   if (draining_.load()) {  // The drain began while this open was working.
     opens_refused_draining_.fetch_add(1, std::memory_order_relaxed);
     return ToGrpcStatus(absl::UnavailableError(kDrainingMessage));
@@ -445,7 +450,7 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
                      /*expired=*/true);
     return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
   }
-  return ToGrpcStatus(status);
+  return ToGrpcStatus(ForClient(status));
 }
 
 grpc::Status IterdServiceImpl::Reset(grpc::ServerContext*,
@@ -466,7 +471,7 @@ grpc::Status IterdServiceImpl::Reset(grpc::ServerContext*,
   if (status.ok() || !absl::IsInvalidArgument(status)) {
     (*session)->RestartQueueCount(produced_before_reset);
   }
-  return ToGrpcStatus(status);
+  return ToGrpcStatus(ForClient(status));
 }
 
 grpc::Status IterdServiceImpl::CloseIterator(
@@ -506,7 +511,8 @@ grpc::Status IterdServiceImpl::GetIteratorStats(
     response->set_records_decoded(stats.records_decoded);
     response->set_records_skipped(stats.records_skipped);
     for (const std::string& example : stats.skipped_examples) {
-      response->add_skipped_examples(example);
+      response->add_skipped_examples(
+          ForClient(absl::DataLossError(example)).message());
     }
   }
   return grpc::Status::OK;

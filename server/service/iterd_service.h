@@ -107,6 +107,12 @@ class IterdServiceImpl final : public v1::DataIterService::Service {
   absl::StatusOr<v1::PipelineConfig> ResolveConfig(
       const v1::OpenIterator& open) const;
   pipeline::PipelineEnvironment Environment() const;
+  // A pipeline error as its client sees it. The readers name the files they
+  // opened by absolute path, and errors of the first batch, of Fetch and of
+  // Reset (and the skipped-record examples) arrive after the open's own net:
+  // files under a data root are named relative to it (never the root's
+  // location), control bytes escaped, the message bounded.
+  absl::Status ForClient(const absl::Status& status) const;
 
   const v1::ServerConfig config_;
   const PathPolicy paths_;

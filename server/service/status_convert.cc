@@ -3,14 +3,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/input_text.h"
 
 namespace iterd::service {
-namespace {
-
-// Messages may quote client input (paths, names); past this they are cut.
-constexpr size_t kMaxMessageBytes = 2048;
-
-}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -69,11 +64,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                         absl::StrCat(absl::StatusCodeToString(status.code()),
                                      " (the daemon gave no detail)"));
   }
-  if (message.size() > kMaxMessageBytes) {
-    return grpc::Status(code, absl::StrCat(message.substr(0, kMaxMessageBytes),
-                                           "... (", message.size(), " bytes)"));
-  }
-  return grpc::Status(code, std::string(message));
+  // Messages may quote client input (paths, names) and text read from files:
+  // control bytes escaped, cut to what gRPC's metadata comfortably carries.
+  return grpc::Status(code, BoundedMessage(message));
 }
 
 }  // namespace iterd::service
