@@ -512,7 +512,7 @@ grpc::Status IterdServiceImpl::GetIteratorStats(
     response->set_records_skipped(stats.records_skipped);
     for (const std::string& example : stats.skipped_examples) {
       response->add_skipped_examples(
-          ForClient(absl::DataLossError(example)).message());
+          std::string(ForClient(absl::DataLossError(example)).message()));
     }
   }
   return grpc::Status::OK;
