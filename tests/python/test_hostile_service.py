@@ -191,7 +191,7 @@ def test_client_strings_cannot_forge_log_lines_and_are_length_limited(start):
         assert len(raised.value.details()) < 200
     log = daemon.log()
     assert not any(line.startswith(forged) for line in log.splitlines()), log
-    assert "trainer\\n" + forged in log  # Escaped, on the line of the open.
+    assert "trainer\\x0A" + forged in log  # Escaped, on the line of the open.
     assert "\x1b" not in log and "z" * 300 not in log
 
 
