@@ -340,10 +340,11 @@ int Run(int argc, char** argv) {
   // Every call has ended. ~Server would now run gRPC's global teardown, which
   // waits (up to ~8 s, measured) to flush sockets of clients that stopped
   // reading; nothing is left to deliver, so the server object is deliberately
-  // not destroyed. The service, registry and pool still are. Held by a static,
-  // so that a leak checker sees a long-lived object rather than a lost one.
-  static grpc::Server* const kept_until_exit = server.release();
-  static_cast<void>(kept_until_exit);
+  // not destroyed. The service, registry and pool still are. Held by a static
+  // (volatile, so the store is not optimised away), so that a leak checker sees
+  // a long-lived object rather than a lost one.
+  static grpc::Server* volatile kept_until_exit = nullptr;
+  kept_until_exit = server.release();
   ITERD_LOG(INFO) << "stopped";
   return 0;
 }
