@@ -343,7 +343,7 @@ int Run(int argc, char** argv) {
   // not destroyed. The service, registry and pool still are. Held by a static
   // (volatile, so the store is not optimised away), so that a leak checker sees
   // a long-lived object rather than a lost one.
-  static grpc::Server* volatile kept_until_exit = nullptr;
+  [[maybe_unused]] static grpc::Server* volatile kept_until_exit = nullptr;
   kept_until_exit = server.release();
   ITERD_LOG(INFO) << "stopped";
   return 0;

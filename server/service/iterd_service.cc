@@ -12,6 +12,7 @@
 #include "common/status/exception_status.h"
 #include "common/status/input_text.h"
 #include "common/status/status_macros.h"
+#include "google/protobuf/descriptor.h"
 #include "grpc/grpc.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "server/pipeline/factory_common.h"
@@ -81,14 +82,21 @@ absl::Status CheckLength(absl::string_view field, absl::string_view value,
       field, ": ", value.size(), " bytes, at most ", max_bytes, " allowed"));
 }
 
-// Positions of the rpcs in service.proto.
-constexpr int kListPipelinesIndex = 0;
-constexpr int kFetchMethodIndex = 2;
-constexpr int kResetIndex = 3;
-constexpr int kCloseIteratorIndex = 4;
-constexpr int kGetSampleOrderIndex = 5;
-constexpr int kGetServerStatsIndex = 6;
-constexpr int kGetIteratorStatsIndex = 7;
+// Position of an rpc among the service's methods, which is how the generated
+// base class numbers its handlers; read from the descriptor so that a new or
+// reordered rpc in service.proto cannot silently misroute calls.
+int MethodIndex(absl::string_view method) {
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          v1::DataIterService::service_full_name());
+  const google::protobuf::MethodDescriptor* found =
+      service == nullptr ? nullptr
+                         : service->FindMethodByName(std::string(method));
+  if (found == nullptr) {
+    ITERD_LOG(FATAL) << "service.proto has no rpc " << method;
+  }
+  return found->index();
+}
 
 }  // namespace
 
@@ -142,23 +150,24 @@ IterdServiceImpl::IterdServiceImpl(v1::ServerConfig config, PathPolicy paths,
   // ByteBuffers: the same bytes on the wire as the generated handler, without
   // copying the batch into a message.
   MarkMethodStreamed(
-      kFetchMethodIndex,
+      MethodIndex("Fetch"),
       new grpc::internal::SplitServerStreamingHandler<v1::FetchRequest,
                                                       grpc::ByteBuffer>(
           [this](grpc::ServerContext* context, FetchStreamer* stream) {
             return Guarded("streaming batches",
                            [&] { return FetchStream(context, stream); });
           }));
-  ServeUnary(kListPipelinesIndex, "listing pipelines",
+  ServeUnary(MethodIndex("ListPipelines"), "listing pipelines",
              &IterdServiceImpl::ListPipelines);
-  ServeUnary(kResetIndex, "resetting an iterator", &IterdServiceImpl::Reset);
-  ServeUnary(kCloseIteratorIndex, "closing an iterator",
+  ServeUnary(MethodIndex("Reset"), "resetting an iterator",
+             &IterdServiceImpl::Reset);
+  ServeUnary(MethodIndex("CloseIterator"), "closing an iterator",
              &IterdServiceImpl::CloseIterator);
-  ServeUnary(kGetSampleOrderIndex, "reading a sample order",
+  ServeUnary(MethodIndex("GetSampleOrder"), "reading a sample order",
              &IterdServiceImpl::GetSampleOrder);
-  ServeUnary(kGetServerStatsIndex, "reading server stats",
+  ServeUnary(MethodIndex("GetServerStats"), "reading server stats",
              &IterdServiceImpl::GetServerStats);
-  ServeUnary(kGetIteratorStatsIndex, "reading iterator stats",
+  ServeUnary(MethodIndex("GetIteratorStats"), "reading iterator stats",
              &IterdServiceImpl::GetIteratorStats);
   absl::StatusOr<std::unique_ptr<SharedMemoryHandover>> handover =
       SharedMemoryHandover::Start();
