@@ -153,7 +153,9 @@ for target in "${targets[@]}"; do
       objects+=("$object")
     done
     libs=("${pipeline_libs[@]}")
-    export ITERD_FUZZ_DATA_ROOT="$repo/examples/sample"
+    # A copy: a config may name a missing mean_img, which the pipeline creates.
+    rm -rf "$work/data_root" && cp -r "$repo/examples/sample" "$work/data_root"
+    export ITERD_FUZZ_DATA_ROOT="$work/data_root"
   else
     compile_objects "${recordio_sources[@]}"
     libs=("${absl_libs[@]}")
