@@ -2,12 +2,15 @@
 //
 //   iterd --listen=127.0.0.1:0 --data_root=/data [--data_root=/more]
 //   [--config=iterd.pbtxt] [--metrics_listen=127.0.0.1:9090]
+//   [--tls_cert_file=F --tls_key_file=F [--tls_client_ca_file=F]]
+//   [--auth_token_file=F] [--insecure]
 //
-// main() parses flags, builds the ServerConfig, checks every configured
-// pipeline, runs the gRPC server (and the /metrics HTTP server) and shuts it
-// down on SIGTERM/SIGINT: health turns NOT_SERVING and new opens are refused
-// at once, running Fetch streams get up to --drain_seconds to finish, then
-// whatever is left is cancelled.
+// main() parses flags, builds the ServerConfig, sets up security
+// (server/security/daemon_security.h: a non-loopback port needs TLS or
+// tokens), checks every configured pipeline, runs the gRPC server (and the
+// /metrics HTTP server) and shuts it down on SIGTERM/SIGINT: health turns
+// NOT_SERVING and new opens are refused at once, running Fetch streams get up
+// to --drain_seconds to finish, then whatever is left is cancelled.
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,9 +19,11 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -44,6 +49,9 @@
 #include "opencv2/core/utility.hpp"
 #include "server/ops/daemon_metrics.h"
 #include "server/ops/http_server.h"
+#include "server/security/access_policy.h"
+#include "server/security/call_gate.h"
+#include "server/security/daemon_security.h"
 #include "server/service/iterd_service.h"
 #include "server/service/path_policy.h"
 #include "server/service/server_config.h"
@@ -71,8 +79,28 @@ ABSL_FLAG(double, drain_seconds, 1,
           "long to finish before they are cancelled. A second signal ends the "
           "drain.");
 ABSL_FLAG(std::string, metrics_listen, "",
-          "HOST:PORT serving Prometheus metrics at GET /metrics (HTTP); port 0 "
-          "picks a free port; empty = off.");
+          "HOST:PORT serving Prometheus metrics at GET /metrics (HTTP; needs a "
+          "bearer token when --auth_token_file is given) and the probes "
+          "/healthz and /readyz; port 0 picks a free port; empty = off.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain the gRPC port serves TLS with (with "
+          "--tls_key_file). Re-read every --tls_reload_seconds.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA certificates: clients must present a certificate chaining to "
+          "one of them (mutual TLS); its names are identities for the "
+          "config's access rules.");
+ABSL_FLAG(int, tls_reload_seconds, 10,
+          "How often the TLS files are re-read; new connections get the new "
+          "certificate, established ones keep theirs.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File of 'NAME TOKEN' lines: every call must carry 'authorization: "
+          "Bearer TOKEN' for one of them. Re-read within a second of a "
+          "change.");
+ABSL_FLAG(bool, insecure, false,
+          "Serve a non-loopback --listen address in plaintext without tokens "
+          "(refused otherwise: anyone who reaches it could read every file "
+          "under the data roots).");
 
 namespace iterd {
 namespace {
@@ -174,6 +202,20 @@ std::vector<std::string> CollectDataRoots(int argc, char** argv) {
   return roots;
 }
 
+// A probe endpoint: 200 "ok" while `healthy()`, else 503.
+ops::HttpHandler ProbeHandler(std::function<bool()> healthy) {
+  return [healthy = std::move(healthy)](const ops::HttpRequest&) {
+    ops::HttpResponse response;
+    if (healthy()) {
+      response.body = "ok\n";
+    } else {
+      response.status_code = 503;
+      response.body = "not serving\n";
+    }
+    return response;
+  };
+}
+
 absl::StatusOr<v1::ServerConfig> BuildConfig() {
   v1::ServerConfig config;
   if (!absl::GetFlag(FLAGS_config).empty()) {
@@ -242,10 +284,27 @@ int Run(int argc, char** argv) {
     std::cerr << "iterd: invalid config: " << config.status().message() << "\n";
     return 2;
   }
+  security::SecurityFlags security_flags;
+  security_flags.listen = absl::GetFlag(FLAGS_listen);
+  security_flags.tls.certificate_file = absl::GetFlag(FLAGS_tls_cert_file);
+  security_flags.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  security_flags.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  security_flags.tls.reload_seconds = absl::GetFlag(FLAGS_tls_reload_seconds);
+  security_flags.token_file = absl::GetFlag(FLAGS_auth_token_file);
+  security_flags.insecure = absl::GetFlag(FLAGS_insecure);
+  absl::StatusOr<security::DaemonSecurity> security =
+      security::SetUpSecurity(security_flags);
+  if (!security.ok()) {
+    std::cerr << "iterd: " << security.status().message() << "\n";
+    return 2;
+  }
   int threads = config->limits().worker_threads();
   if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
   ThreadPool pool(threads);
-  service::IterdServiceImpl service(*config, *std::move(paths), &pool);
+  service::IterdServiceImpl service(
+      *config, *std::move(paths), &pool,
+      security::CallGate(security->tokens.get(),
+                         security::AccessPolicy(*config)));
   for (int i = 0; i < config->pipelines_size(); ++i) {
     const v1::NamedPipeline& named = config->pipelines(i);
     absl::Status status = service.CheckPipeline(named.config());
@@ -257,6 +316,8 @@ int Run(int argc, char** argv) {
   }
 
   const absl::Time start_time = absl::Now();
+  // True from the moment the gRPC server serves until the drain begins.
+  std::atomic<bool> serving{false};
   std::unique_ptr<ops::HttpServer> metrics_server;
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (!metrics_listen.empty()) {
@@ -265,7 +326,15 @@ int Run(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<ops::HttpServer>> started =
         ops::HttpServer::Start(
             metrics_listen,
-            {{"/metrics", ops::MetricsHandler(&service, start_time)}});
+            {{"/metrics", security::RequireBearerToken(
+                              security->tokens.get(),
+                              ops::MetricsHandler(&service, start_time))},
+             // Open, for probes (Kubernetes' gRPC probes cannot speak TLS):
+             // they tell only whether the daemon is up and serving.
+             {"/healthz", ProbeHandler([] { return true; })},
+             {"/readyz", ProbeHandler([&service, &serving] {
+                return serving.load() && !service.Snapshot().draining;
+              })}});
     if (!started.ok()) {
       std::cerr << "iterd: --metrics_listen: " << started.status().message()
                 << "\n";
@@ -280,7 +349,7 @@ int Run(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   const std::string listen = absl::GetFlag(FLAGS_listen);
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, security->credentials, &port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   // Each call of the sync server holds a thread (a Fetch stream, an open):
@@ -304,6 +373,7 @@ int Run(int argc, char** argv) {
   if (health != nullptr) {
     health->SetServingStatus(v1::DataIterService::service_full_name(), true);
   }
+  serving.store(true);
   const std::string host = listen.substr(0, listen.rfind(':'));
   std::cout << "iterd listening on " << host << ":" << port << std::endl;
   if (metrics_server != nullptr) {
@@ -314,12 +384,13 @@ int Run(int argc, char** argv) {
   }
   ITERD_LOG(INFO) << "serving " << config->pipelines_size()
                   << " named pipelines from " << absl::StrJoin(roots, ", ")
-                  << " with " << threads << " worker threads";
+                  << " with " << threads << " worker threads ("
+                  << security->summary << ")";
 
   const absl::Duration drain =
       absl::Seconds(std::max(0.0, absl::GetFlag(FLAGS_drain_seconds)));
   std::thread signal_thread(
-      [&server, &service, &signals, signal_pipe, health, drain] {
+      [&server, &service, &signals, &serving, signal_pipe, health, drain] {
         pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
         const int signal_number =
             WaitForSignal(signal_pipe, absl::InfiniteDuration());
@@ -329,6 +400,7 @@ int Run(int argc, char** argv) {
         // Every service NOT_SERVING, for good: load balancers stop sending work
         // while the server still answers.
         if (health != nullptr) health->Shutdown();
+        serving.store(false);
         service.BeginDrain();
         Drain(service, drain, signal_pipe);
         service.CancelAll();  // Blocked Fetch calls return.

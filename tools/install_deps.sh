@@ -17,6 +17,8 @@ packages=(
   python3-setuptools python3-wheel python3-opencv
   # Used by the test and quick-start scripts; clang for the thread-safety analysis (house rule 11)
   procps clang
+  # Certificates for the TLS tests and the container smoke test (tests/python/test_security.py)
+  openssl
   # Container image (deploy/Dockerfile) and its smoke test (deploy/container_smoke.sh): podman with
   # runc (see deploy/containers.conf), debootstrap for the base image, iptables for port publishing
   podman buildah runc debootstrap iptables

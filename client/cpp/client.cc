@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "client/cpp/status_convert.h"
 #include "common/memory/allocator_tuning.h"
+#include "common/net/loopback_address.h"
 #include "common/status/status_macros.h"
 
 namespace iterd::client {
@@ -44,24 +45,6 @@ std::string ClientDescription() {
 }
 
 }  // namespace
-
-bool IsLoopbackAddress(absl::string_view address) {
-  if (absl::StartsWith(address, "unix:") ||
-      absl::StartsWith(address, "unix-abstract:")) {
-    return true;
-  }
-  for (absl::string_view scheme : {"dns:///", "dns:", "ipv4:", "ipv6:"}) {
-    if (absl::ConsumePrefix(&address, scheme)) break;
-  }
-  // Drop the port: after the last ':' unless inside brackets.
-  if (absl::ConsumePrefix(&address, "[")) {
-    address = address.substr(0, address.find(']'));
-  } else if (address.find(':') == address.rfind(':')) {
-    address = address.substr(0, address.find(':'));
-  }
-  return address == "localhost" || address == "::1" ||
-         absl::StartsWith(address, "127.");
-}
 
 Client::Client(std::string address, ClientOptions options,
                std::shared_ptr<grpc::Channel> channel)

@@ -40,13 +40,9 @@ struct ClientOptions {
   size_t upload_chunk_bytes = 4 << 20;
   // Ask for a same-host shared-memory region per iterator (remote_iterator.h);
   // the byte stream is used whenever it cannot be mapped. Unset: try it when
-  // the address is a loopback one (IsLoopbackAddress).
+  // the address is a loopback one (common/net/loopback_address.h).
   std::optional<bool> shared_memory;
 };
-
-// "127.x.y.z:port", "localhost:port", "[::1]:port", "unix:..." and the same
-// with gRPC's "dns:", "ipv4:", "ipv6:" prefixes: a daemon on this host.
-bool IsLoopbackAddress(absl::string_view address);
 
 class Client final {
  public:

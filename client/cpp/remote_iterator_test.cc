@@ -259,19 +259,5 @@ TEST_F(SharedMemoryTest, RegionIsUnmappedAtClose) {
   EXPECT_EQ(MappedRegions(), before);
 }
 
-TEST(IsLoopbackAddressTest, RecognisesLoopbackForms) {
-  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:7070"));
-  EXPECT_TRUE(IsLoopbackAddress("127.1.2.3:1"));
-  EXPECT_TRUE(IsLoopbackAddress("localhost:7070"));
-  EXPECT_TRUE(IsLoopbackAddress("[::1]:7070"));
-  EXPECT_TRUE(IsLoopbackAddress("ipv4:127.0.0.1:7070"));
-  EXPECT_TRUE(IsLoopbackAddress("dns:///localhost:7070"));
-  EXPECT_TRUE(IsLoopbackAddress("unix:/tmp/iterd.sock"));
-  EXPECT_FALSE(IsLoopbackAddress("10.0.0.5:7070"));
-  EXPECT_FALSE(IsLoopbackAddress("trainer-host:7070"));
-  EXPECT_FALSE(IsLoopbackAddress("[fe80::1]:7070"));
-  EXPECT_FALSE(IsLoopbackAddress("localhost.example.com:7070"));
-}
-
 }  // namespace
 }  // namespace iterd::client

@@ -138,7 +138,7 @@ std::vector<MetricFamily> DaemonMetricFamilies(
 
 HttpHandler MetricsHandler(service::IterdServiceImpl* service,
                            absl::Time start_time) {
-  return [service, start_time] {
+  return [service, start_time](const HttpRequest&) {
     HttpResponse response;
     response.content_type = std::string(kPrometheusContentType);
     response.body = RenderPrometheusText(DaemonMetricFamilies(

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -25,6 +26,8 @@ absl::string_view ReasonPhrase(int status_code) {
       return "OK";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
     case 404:
       return "Not Found";
     case 405:
@@ -47,6 +50,20 @@ HttpResponse ErrorResponse(int status_code, absl::string_view message) {
   return response;
 }
 
+// The value of header `name` (lower case) in `request_head`, without
+// surrounding blanks; empty when absent.
+absl::string_view HeaderValue(absl::string_view request_head,
+                              absl::string_view name) {
+  for (absl::string_view line : absl::StrSplit(request_head, "\r\n")) {
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    if (absl::EqualsIgnoreCase(line.substr(0, colon), name)) {
+      return absl::StripAsciiWhitespace(line.substr(colon + 1));
+    }
+  }
+  return absl::string_view();
+}
+
 std::string SerializeResponse(const HttpResponse& response) {
   std::string text = absl::StrCat("HTTP/1.1 ", response.status_code, " ",
                                   ReasonPhrase(response.status_code),
@@ -54,6 +71,7 @@ std::string SerializeResponse(const HttpResponse& response) {
                                   "\r\nContent-Length: ", response.body.size(),
                                   "\r\nConnection: close\r\n");
   if (response.status_code == 405) text += "Allow: GET\r\n";
+  if (response.status_code == 401) text += "WWW-Authenticate: Bearer\r\n";
   absl::StrAppend(&text, "\r\n", response.body);
   return text;
 }
@@ -331,7 +349,10 @@ HttpResponse HttpServer::Respond(absl::string_view request_head) const {
   if (handler == get_handlers_.end()) {
     return ErrorResponse(404, absl::StrCat("no such path: ", path));
   }
-  return handler->second();
+  HttpRequest request;
+  request.path = path;
+  request.authorization = HeaderValue(request_head, "authorization");
+  return handler->second(request);
 }
 
 }  // namespace iterd::ops

@@ -6,7 +6,8 @@
 // thread; at most `max_connections` at a time (more get 503 at once), and every
 // connection has a deadline for reading its request and writing its response,
 // so a slow or silent client cannot hold a thread for long. Only GET is served:
-// other methods get 405, unknown paths 404.
+// other methods get 405, unknown paths 404. A 401 response asks for a Bearer
+// token (WWW-Authenticate).
 //
 // Thread-safe. Stop() (also run by the destructor) closes the listening
 // socket, wakes and joins every connection thread; handlers must not block
@@ -40,8 +41,16 @@ struct HttpResponse {
   std::string body;
 };
 
+// What a handler sees of a request. Views into the request, valid during the
+// handler's call.
+struct HttpRequest {
+  absl::string_view path;
+  // The Authorization header's value; empty when absent.
+  absl::string_view authorization;
+};
+
 // Produces the response to a GET of one path.
-using HttpHandler = std::function<HttpResponse()>;
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct HttpServerOptions {
   // Connections served at once; one more is answered 503 and closed.

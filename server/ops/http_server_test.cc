@@ -58,7 +58,7 @@ std::unique_ptr<HttpServer> StartTestServer(HttpServerOptions options = {},
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
       HttpServer::Start("127.0.0.1:0",
                         {{"/metrics",
-                          [calls] {
+                          [calls](const HttpRequest&) {
                             if (calls != nullptr) ++*calls;
                             HttpResponse response;
                             response.content_type = "text/plain; version=0.0.4";
@@ -177,6 +177,29 @@ TEST(HttpServerTest, ServesManySequentialRequests) {
                 StartsWith("HTTP/1.1 200 OK"));
   }
   EXPECT_EQ(calls.load(), 50);
+}
+
+TEST(HttpServerTest, HandlersSeeTheAuthorizationHeaderAnd401AsksForBearer) {
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
+      "127.0.0.1:0", {{"/private", [](const HttpRequest& request) {
+                         HttpResponse response;
+                         if (request.authorization != "Bearer secret") {
+                           response.status_code = 401;
+                           response.body = "no\n";
+                         } else {
+                           response.body = "yes\n";
+                         }
+                         return response;
+                       }}});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  const std::string refused = Exchange(port, "GET /private HTTP/1.1\r\n\r\n");
+  EXPECT_THAT(refused, StartsWith("HTTP/1.1 401 Unauthorized\r\n"));
+  EXPECT_THAT(refused, HasSubstr("WWW-Authenticate: Bearer\r\n"));
+  EXPECT_THAT(Exchange(port,
+                       "GET /private HTTP/1.1\r\nHost: x\r\n"
+                       "authorization:   Bearer secret \r\n\r\n"),
+              HasSubstr("\r\n\r\nyes\n"));
 }
 
 TEST(HttpServerTest, MalformedAddressIsInvalidArgument) {

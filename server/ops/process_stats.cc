@@ -3,8 +3,6 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/io/small_file.h"
 
 namespace iterd::ops {
 namespace {
@@ -22,12 +21,11 @@ constexpr size_t kUserTicksIndex = 14 - 3;
 constexpr size_t kSystemTicksIndex = 15 - 3;
 constexpr size_t kThreadsIndex = 20 - 3;
 
-absl::StatusOr<std::string> ReadSmallFile(const char* path) {
-  std::ifstream file(path);
-  if (!file) return absl::UnavailableError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
+// /proc/self/stat and statm are a few hundred bytes.
+constexpr size_t kMaxProcFileBytes = 64 << 10;
+
+absl::StatusOr<std::string> ReadProcFile(const char* path) {
+  return io::ReadSmallFile(path, kMaxProcFileBytes);
 }
 
 }  // namespace
@@ -59,7 +57,7 @@ absl::Status ParseProcStat(absl::string_view text, int64_t ticks_per_second,
 
 absl::StatusOr<ProcessStats> ReadProcessStats() {
   ProcessStats stats;
-  absl::StatusOr<std::string> statm = ReadSmallFile("/proc/self/statm");
+  absl::StatusOr<std::string> statm = ReadProcFile("/proc/self/statm");
   if (!statm.ok()) return statm.status();
   const std::vector<absl::string_view> pages =
       absl::StrSplit(*statm, ' ', absl::SkipWhitespace());
@@ -74,7 +72,7 @@ absl::StatusOr<ProcessStats> ReadProcessStats() {
   stats.virtual_bytes = virtual_pages * page_bytes;
   stats.resident_bytes = resident_pages * page_bytes;
 
-  absl::StatusOr<std::string> stat = ReadSmallFile("/proc/self/stat");
+  absl::StatusOr<std::string> stat = ReadProcFile("/proc/self/stat");
   if (!stat.ok()) return stat.status();
   absl::Status status = ParseProcStat(*stat, sysconf(_SC_CLK_TCK), &stats);
   if (!status.ok()) return status;

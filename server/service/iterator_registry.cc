@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
+#include "common/security/secret_compare.h"
 
 namespace iterd::service {
 namespace {
@@ -67,16 +68,6 @@ bool HandleSelector(absl::string_view handle, uint64_t* selector) {
   const std::string bytes = absl::HexStringToBytes(hex);
   std::memcpy(selector, bytes.data(), kSelectorBytes);
   return true;
-}
-
-// Compares equal-length strings in time independent of where they differ.
-bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
-  if (a.size() != b.size()) return false;
-  volatile uint8_t difference = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    difference = difference | static_cast<uint8_t>(a[i] ^ b[i]);
-  }
-  return difference == 0;
 }
 
 absl::Status UnknownIterator() {
@@ -304,8 +295,7 @@ absl::StatusOr<std::shared_ptr<IteratorSession>> IteratorRegistry::Find(
   {
     absl::MutexLock lock(&mu_);
     auto it = sessions_.find(selector);
-    if (it == sessions_.end() ||
-        !ConstantTimeEquals(it->second->handle(), handle)) {
+    if (it == sessions_.end() || !SecretEquals(it->second->handle(), handle)) {
       return UnknownIterator();
     }
     session = it->second;

@@ -112,6 +112,9 @@ void IterdServiceImpl::ServeUnary(
           [this, doing, handler](grpc::ServerContext* context,
                                  Streamer* stream) {
             return Guarded(doing, [&] {
+              absl::StatusOr<security::CallIdentity> caller =
+                  gate_.Admit(*context);
+              if (!caller.ok()) return ToGrpcStatus(caller.status());
               grpc::ByteBuffer raw;
               Request request;
               bool parsed = stream->Read(&raw);
@@ -136,9 +139,10 @@ void IterdServiceImpl::ServeUnary(
 }
 
 IterdServiceImpl::IterdServiceImpl(v1::ServerConfig config, PathPolicy paths,
-                                   ThreadPool* pool)
+                                   ThreadPool* pool, security::CallGate gate)
     : config_(std::move(config)),
       paths_(std::move(paths)),
+      gate_(std::move(gate)),
       pool_(pool),
       registry_(MakeRegistryOptions(config_.limits())),
       open_timeout_message_(absl::StrCat(
@@ -154,8 +158,12 @@ IterdServiceImpl::IterdServiceImpl(v1::ServerConfig config, PathPolicy paths,
       new grpc::internal::SplitServerStreamingHandler<v1::FetchRequest,
                                                       grpc::ByteBuffer>(
           [this](grpc::ServerContext* context, FetchStreamer* stream) {
-            return Guarded("streaming batches",
-                           [&] { return FetchStream(context, stream); });
+            return Guarded("streaming batches", [&] {
+              absl::StatusOr<security::CallIdentity> caller =
+                  gate_.Admit(*context);
+              if (!caller.ok()) return ToGrpcStatus(caller.status());
+              return FetchStream(context, stream);
+            });
           }));
   ServeUnary(MethodIndex("ListPipelines"), "listing pipelines",
              &IterdServiceImpl::ListPipelines);
@@ -178,11 +186,21 @@ IterdServiceImpl::IterdServiceImpl(v1::ServerConfig config, PathPolicy paths,
   }
 }
 
-pipeline::PipelineEnvironment IterdServiceImpl::Environment() const {
+pipeline::PipelineEnvironment IterdServiceImpl::Environment(
+    const security::CallIdentity* caller) const {
   pipeline::PipelineEnvironment environment;
-  environment.resolve_path = [this](absl::string_view path) {
-    return paths_.Resolve(path);
-  };
+  const absl::Status may_read_files =
+      caller == nullptr ? absl::OkStatus()
+                        : gate_.policy().CheckInlineFiles(*caller);
+  if (may_read_files.ok()) {
+    environment.resolve_path = [this](absl::string_view path) {
+      return paths_.Resolve(path);
+    };
+  } else {
+    environment.resolve_path = [may_read_files](absl::string_view) {
+      return absl::StatusOr<std::string>(may_read_files);
+    };
+  }
   environment.relative_name = [this](absl::string_view path) {
     return paths_.RelativeName(path);
   };
@@ -201,7 +219,7 @@ pipeline::PipelineEnvironment IterdServiceImpl::Environment() const {
 }
 
 absl::StatusOr<v1::PipelineConfig> IterdServiceImpl::ResolveConfig(
-    const v1::OpenIterator& open) const {
+    const v1::OpenIterator& open, const security::CallIdentity& caller) const {
   if (open.has_config()) {
     v1::PipelineConfig config = open.config();
     ITERD_RETURN_IF_ERROR(pipeline::ApplyOverrides(open.overrides(), &config));
@@ -210,12 +228,15 @@ absl::StatusOr<v1::PipelineConfig> IterdServiceImpl::ResolveConfig(
   std::vector<std::string> names;
   for (const v1::NamedPipeline& named : config_.pipelines()) {
     if (named.name() == open.name()) {
+      ITERD_RETURN_IF_ERROR(gate_.policy().CheckOpenNamed(caller, open.name()));
       v1::PipelineConfig config = named.config();
       ITERD_RETURN_IF_ERROR(
           pipeline::ApplyOverrides(open.overrides(), &config));
       return config;
     }
-    names.push_back(named.name());
+    if (gate_.policy().MayOpenNamed(caller, named.name())) {
+      names.push_back(named.name());
+    }
   }
   if (open.name().empty()) {
     return absl::InvalidArgumentError(
@@ -237,9 +258,14 @@ absl::Status IterdServiceImpl::ForClient(const absl::Status& status) const {
 }
 
 grpc::Status IterdServiceImpl::ListPipelines(
-    grpc::ServerContext*, const v1::ListPipelinesRequest*,
+    grpc::ServerContext* context, const v1::ListPipelinesRequest*,
     v1::ListPipelinesResponse* response) {
+  // Admitted already (ServeUnary); asked again for the identity: only the
+  // pipelines the caller may open are listed.
+  absl::StatusOr<security::CallIdentity> caller = gate_.Admit(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   for (const v1::NamedPipeline& named : config_.pipelines()) {
+    if (!gate_.policy().MayOpenNamed(*caller, named.name())) continue;
     v1::PipelineInfo* info = response->add_pipelines();
     info->set_name(named.name());
     info->set_description(named.description());
@@ -260,6 +286,8 @@ grpc::Status IterdServiceImpl::Open(
     grpc::ServerContext* context,
     grpc::ServerReader<v1::OpenIteratorRequest>* reader,
     v1::OpenIteratorResponse* response) {
+  absl::StatusOr<security::CallIdentity> caller = gate_.Admit(*context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (draining_.load()) {
     opens_refused_draining_.fetch_add(1, std::memory_order_relaxed);
     return ToGrpcStatus(absl::UnavailableError(kDrainingMessage));
@@ -297,7 +325,8 @@ grpc::Status IterdServiceImpl::Open(
         CheckLength("open.name", first.open().name(), kMaxPipelineNameBytes);
   }
   if (!status.ok()) return ToGrpcStatus(status);
-  absl::StatusOr<v1::PipelineConfig> config = ResolveConfig(first.open());
+  absl::StatusOr<v1::PipelineConfig> config =
+      ResolveConfig(first.open(), *caller);
   if (!config.ok()) return ToGrpcStatus(config.status());
   status = registry_.CheckCapacity();
   if (!status.ok()) return ToGrpcStatus(status);
@@ -321,7 +350,7 @@ grpc::Status IterdServiceImpl::Open(
   // A same-host client gets its batches produced in a region it maps: the
   // Batcher's pool is carved from the region's slots.
   SessionSharedMemory shared_memory;
-  pipeline::PipelineEnvironment environment = Environment();
+  pipeline::PipelineEnvironment environment = Environment(&*caller);
   if (first.open().shared_memory() && shared_memory_handover_ != nullptr) {
     environment.make_payload_pool = RegionPoolFactory(
         kSharedMemoryWindow, environment.max_batch_bytes, &shared_memory);
@@ -369,7 +398,11 @@ grpc::Status IterdServiceImpl::Open(
   response->set_iterator_id((*session)->handle());
   response->set_display_id((*session)->display_id());
   ITERD_LOG(INFO) << "iterator " << (*session)->display_id() << " opened by "
-                  << client << " ("
+                  << client
+                  << (gate_.requires_tokens() || gate_.policy().has_rules()
+                          ? " as " + caller->Describe()
+                          : "")
+                  << " ("
                   << (first.open().has_config() ? "inline config"
                                                 : first.open().name())
                   << ")";

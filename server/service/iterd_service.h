@@ -24,6 +24,7 @@
 #include "common/concurrency/thread_pool.h"
 #include "iterd/v1/server_config.pb.h"
 #include "iterd/v1/service.grpc.pb.h"
+#include "server/security/call_gate.h"
 #include "server/service/batch_stream.h"
 #include "server/service/iterator_registry.h"
 #include "server/service/path_policy.h"
@@ -47,8 +48,10 @@ struct ServiceSnapshot {
 class IterdServiceImpl final : public v1::DataIterService::Service {
  public:
   // `config` must be validated with limits defaulted (server_config.h). `pool`
-  // outlives this.
-  IterdServiceImpl(v1::ServerConfig config, PathPolicy paths, ThreadPool* pool);
+  // outlives this. Every call passes `gate` first (server/security): the
+  // default admits everyone.
+  IterdServiceImpl(v1::ServerConfig config, PathPolicy paths, ThreadPool* pool,
+                   security::CallGate gate = security::CallGate());
 
   grpc::Status ListPipelines(grpc::ServerContext* context,
                              const v1::ListPipelinesRequest* request,
@@ -104,9 +107,16 @@ class IterdServiceImpl final : public v1::DataIterService::Service {
   grpc::Status Open(grpc::ServerContext* context,
                     grpc::ServerReader<v1::OpenIteratorRequest>* reader,
                     v1::OpenIteratorResponse* response);
+  // The open's pipeline, if `caller` may open it: a named pipeline its
+  // access rule lists, or an inline config (which reads files only if the
+  // rule allows inline_configs; see Environment()).
   absl::StatusOr<v1::PipelineConfig> ResolveConfig(
-      const v1::OpenIterator& open) const;
-  pipeline::PipelineEnvironment Environment() const;
+      const v1::OpenIterator& open, const security::CallIdentity& caller) const;
+  // What pipelines opened for `caller` may use; a caller without
+  // inline_configs gets a path resolver that refuses every file, so an
+  // inline config reads nothing under the data roots.
+  pipeline::PipelineEnvironment Environment(
+      const security::CallIdentity* caller = nullptr) const;
   // A pipeline error as its client sees it. The readers name the files they
   // opened by absolute path, and errors of the first batch, of Fetch and of
   // Reset (and the skipped-record examples) arrive after the open's own net:
@@ -116,6 +126,7 @@ class IterdServiceImpl final : public v1::DataIterService::Service {
 
   const v1::ServerConfig config_;
   const PathPolicy paths_;
+  const security::CallGate gate_;
   ThreadPool* const pool_;
   IteratorRegistry registry_;
   // What a client whose open outlived limits.open_timeout_seconds is told.

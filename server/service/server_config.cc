@@ -17,6 +17,7 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "server/pipeline/pipeline_factory.h"
+#include "server/security/access_policy.h"
 
 namespace iterd::service {
 namespace {
@@ -124,7 +125,7 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config) {
           absl::StrCat(where, ": config.", status.message()));
     }
   }
-  return absl::OkStatus();
+  return security::AccessPolicy::Validate(config);
 }
 
 absl::StatusOr<v1::ServerConfig> LoadServerConfig(const std::string& path) {

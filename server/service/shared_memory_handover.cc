@@ -16,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/security/secret_compare.h"
 
 namespace iterd::service {
 namespace {
@@ -28,16 +29,6 @@ constexpr absl::Duration kAcceptBackoff = absl::Milliseconds(100);
 absl::Status SystemError(absl::string_view call, int error) {
   return absl::InternalError(absl::StrCat("shared memory hand-over: ", call,
                                           " failed: ", std::strerror(error)));
-}
-
-// Equal without a timing difference that depends on where they differ.
-bool SameSecret(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char difference = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    difference |= static_cast<unsigned char>(a[i] ^ b[i]);
-  }
-  return difference == 0;
 }
 
 // Sends one byte with `fd` attached. Never blocks (the peer's socket buffer
@@ -128,7 +119,7 @@ std::shared_ptr<SharedMemoryRegion> SharedMemoryHandover::Claim(
   // Every offer is compared, so the time taken does not tell which matched.
   auto found = offers_.end();
   for (auto it = offers_.begin(); it != offers_.end(); ++it) {
-    if (SameSecret(it->token, token)) found = it;
+    if (SecretEquals(it->token, token)) found = it;
   }
   if (found == offers_.end()) return nullptr;
   std::shared_ptr<SharedMemoryRegion> region = found->region.lock();
