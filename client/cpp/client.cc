@@ -70,13 +70,18 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(std::string address,
   // trips.
   arguments.SetInt("grpc.http2.max_frame_size", 4 << 20);
   arguments.SetInt("grpc.http2.lookahead_bytes", 64 << 20);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      address, grpc::InsecureChannelCredentials(), arguments);
+  ITERD_ASSIGN_OR_RETURN(ChannelSecurity security,
+                         ResolveChannelSecurity(options.security));
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::experimental::CreateCustomChannelWithInterceptors(
+          address, security.credentials, arguments,
+          std::move(security.interceptors));
   if (!channel->WaitForConnected(
           absl::ToChronoTime(absl::Now() + options.connect_timeout))) {
     return absl::UnavailableError(
         absl::StrCat("cannot connect to iterd at ", address, " within ",
-                     absl::FormatDuration(options.connect_timeout)));
+                     absl::FormatDuration(options.connect_timeout), " ",
+                     ConnectionHint(security)));
   }
   return std::unique_ptr<Client>(
       new Client(std::move(address), options, std::move(channel)));

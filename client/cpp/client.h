@@ -27,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "client/cpp/channel_security.h"
 #include "client/cpp/remote_iterator.h"
 #include "iterd/v1/service.grpc.pb.h"
 
@@ -42,6 +43,8 @@ struct ClientOptions {
   // the byte stream is used whenever it cannot be mapped. Unset: try it when
   // the address is a loopback one (common/net/loopback_address.h).
   std::optional<bool> shared_memory;
+  // TLS and token (channel_security.h); by default from the environment.
+  ClientSecurity security;
 };
 
 class Client final {

@@ -32,9 +32,20 @@
 #include "absl/time/time.h"
 #include "client/cpp/client.h"
 #include "client/cpp/sharded_iterator.h"
+#include "common/io/small_file.h"
 #include "google/protobuf/text_format.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7070", "Daemon address host:port.");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "PEM CA certificates to check the daemon's TLS certificate with "
+          "(default $ITERD_TLS_CA; set means TLS).");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM client certificate for mutual TLS (default $ITERD_TLS_CERT).");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "PEM key of --tls_cert_file (default $ITERD_TLS_KEY).");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the bearer token (default $ITERD_TOKEN, then "
+          "$ITERD_TOKEN_FILE).");
 ABSL_FLAG(int64_t, batches, 0,
           "open: batches to read per epoch; 0 reads whole epochs.");
 ABSL_FLAG(int64_t, epochs, 1, "open: epochs to read.");
@@ -263,6 +274,19 @@ int Run(const std::vector<char*>& args) {
   ClientOptions options;
   options.transport =
       transport == "raw" ? FetchTransport::kRaw : FetchTransport::kProto;
+  options.security.root_certificates = absl::GetFlag(FLAGS_tls_ca_file);
+  options.security.certificate_chain = absl::GetFlag(FLAGS_tls_cert_file);
+  options.security.private_key = absl::GetFlag(FLAGS_tls_key_file);
+  if (!absl::GetFlag(FLAGS_token_file).empty()) {
+    absl::StatusOr<std::string> token =
+        io::ReadSmallFile(absl::GetFlag(FLAGS_token_file), 64 << 10);
+    if (!token.ok()) {
+      std::fprintf(stderr, "--token_file: %s\n",
+                   std::string(token.status().message()).c_str());
+      return 2;
+    }
+    options.security.token = *std::move(token);
+  }
   if (command == "open-sharded") {
     status = OpenSharded(args[2], options);
     if (!status.ok()) {
