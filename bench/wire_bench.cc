@@ -44,6 +44,13 @@ ABSL_FLAG(int32_t, epochs, 6, "Timed epochs per client run (after 1 warm-up).");
 ABSL_FLAG(int32_t, tcp_messages, 16, "Timed raw TCP messages per size.");
 ABSL_FLAG(uint32_t, max_batches, 2, "Batches per Fetch call.");
 ABSL_FLAG(int64_t, batch_size, 256, "Samples per batch.");
+ABSL_FLAG(std::string, shared_memory, "auto",
+          "Same-host shared memory: auto (the client's default: on for "
+          "loopback addresses), on, off (measure the socket).");
+ABSL_FLAG(std::string, figure_prefix, "cpp",
+          "Prefix of the client figures' names (PREFIX_TRANSPORT_DTYPE_GBps); "
+          "the client's TLS and token come from ITERD_TLS_CA and ITERD_TOKEN.");
+ABSL_FLAG(bool, measure_tcp, true, "Also measure the raw TCP ceiling.");
 
 namespace iterd::bench {
 namespace {
@@ -87,6 +94,8 @@ absl::StatusOr<ClientResult> MeasureClient(const std::string& server,
                                            iterd::v1::DataType dtype) {
   ClientOptions options;
   options.transport = transport;
+  const std::string shared_memory = absl::GetFlag(FLAGS_shared_memory);
+  if (shared_memory != "auto") options.shared_memory = shared_memory == "on";
   absl::StatusOr<std::unique_ptr<Client>> client =
       Client::Connect(server, options);
   if (!client.ok()) return client.status();
@@ -137,15 +146,17 @@ int Run() {
       return 2;
     }
     const size_t batch_bytes = batch_size * kSampleBytes * (is_uint8 ? 1 : 4);
-    absl::StatusOr<TcpResult> tcp =
-        MeasureLoopbackTcp(batch_bytes, absl::GetFlag(FLAGS_tcp_messages));
-    if (!tcp.ok()) {
-      std::fprintf(stderr, "raw tcp %s: %s\n", std::string(name).c_str(),
-                   tcp.status().ToString().c_str());
-      ++failures;
-    } else {
-      std::printf("tcp_%s_GBps=%.3f\n", std::string(name).c_str(),
-                  tcp->gigabytes_per_second);
+    if (absl::GetFlag(FLAGS_measure_tcp)) {
+      absl::StatusOr<TcpResult> tcp =
+          MeasureLoopbackTcp(batch_bytes, absl::GetFlag(FLAGS_tcp_messages));
+      if (!tcp.ok()) {
+        std::fprintf(stderr, "raw tcp %s: %s\n", std::string(name).c_str(),
+                     tcp.status().ToString().c_str());
+        ++failures;
+      } else {
+        std::printf("tcp_%s_GBps=%.3f\n", std::string(name).c_str(),
+                    tcp->gigabytes_per_second);
+      }
     }
     const std::string path = is_uint8 ? absl::GetFlag(FLAGS_uint8_path)
                                       : absl::GetFlag(FLAGS_float32_path);
@@ -163,8 +174,10 @@ int Run() {
         ++failures;
         continue;
       }
-      std::printf("cpp_%s_%s_GBps=%.3f\n", std::string(transport).c_str(),
-                  std::string(name).c_str(), result->gigabytes_per_second);
+      std::printf("%s_%s_%s_GBps=%.3f\n",
+                  absl::GetFlag(FLAGS_figure_prefix).c_str(),
+                  std::string(transport).c_str(), std::string(name).c_str(),
+                  result->gigabytes_per_second);
       std::fprintf(stderr,
                    "  (%s %s: %lld batches, %.2f GB, client %.2f CPU-s/GB)\n",
                    std::string(transport).c_str(), std::string(name).c_str(),
