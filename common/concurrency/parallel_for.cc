@@ -1,6 +1,7 @@
 #include "common/concurrency/parallel_for.h"
 
 #include <algorithm>
+#include <exception>
 #include <memory>
 
 #include "absl/synchronization/mutex.h"
@@ -19,6 +20,9 @@ struct ForState {
   absl::Mutex mu;
   int64_t next ABSL_GUARDED_BY(mu) = 0;
   int64_t done ABSL_GUARDED_BY(mu) = 0;
+  // The first exception an item threw; ParallelFor rethrows it in its caller
+  // once every started item has returned.
+  std::exception_ptr error ABSL_GUARDED_BY(mu);
 };
 
 // Claims and runs items until none is left.
@@ -30,9 +34,22 @@ void RunItems(ForState* state) {
       if (state->next >= state->n) return;
       item = state->next++;
     }
-    (*state->fn)(item);
+    // An exception must not leave a pool thread (that ends the process) nor
+    // skip the count (ParallelFor would wait forever): it is kept for the
+    // caller, and the items not yet claimed are skipped.
+    std::exception_ptr error;
+    try {
+      (*state->fn)(item);
+    } catch (...) {
+      error = std::current_exception();
+    }
     absl::MutexLock lock(&state->mu);
     ++state->done;
+    if (error != nullptr) {
+      if (state->error == nullptr) state->error = error;
+      state->done += state->n - state->next;
+      state->next = state->n;
+    }
   }
 }
 
@@ -48,11 +65,16 @@ void ParallelFor(ThreadPool* pool, int parallelism, int64_t n,
     pool->Schedule([state] { RunItems(state.get()); });
   }
   RunItems(state.get());
-  absl::MutexLock lock(&state->mu);
-  state->mu.Await(absl::Condition(
-      +[](ForState* s)
-           ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) { return s->done == s->n; },
-      state.get()));
+  std::exception_ptr error;
+  {
+    absl::MutexLock lock(&state->mu);
+    state->mu.Await(absl::Condition(
+        +[](ForState* s)
+             ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) { return s->done == s->n; },
+        state.get()));
+    error = state->error;
+  }
+  if (error != nullptr) std::rethrow_exception(error);
 }
 
 }  // namespace iterd

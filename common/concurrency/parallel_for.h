@@ -11,7 +11,10 @@
 // already started, which are running and will finish: no deadlock whatever the
 // pool is doing, and no more threads than the pool has.
 //
-// Thread-safe. Returns when every fn(i) has returned.
+// Thread-safe. Returns when every fn(i) has returned. If an fn(i) throws, the
+// items nobody has started are skipped and ParallelFor rethrows the first
+// exception in its caller after the started ones returned (never on a pool
+// thread).
 
 #ifndef ITERD_COMMON_CONCURRENCY_PARALLEL_FOR_H_
 #define ITERD_COMMON_CONCURRENCY_PARALLEL_FOR_H_

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -49,6 +50,26 @@ TEST(ParallelForTest, NestedInEveryPoolThreadDoesNotDeadlock) {
   mu.Await(absl::Condition(
       +[](int* f) { return *f == 2; }, &finished));
   EXPECT_EQ(total.load(), 200);
+}
+
+TEST(ParallelForTest, AnItemsExceptionReachesTheCallerAndThePoolSurvives) {
+  ThreadPool pool(2);
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<int> ran{0};
+    // Whichever thread runs item 7 (a pool helper or the caller), the
+    // exception comes out of ParallelFor, after every started item returned.
+    EXPECT_THROW(ParallelFor(&pool, 3, 1000,
+                             [&](int64_t i) {
+                               ++ran;
+                               if (i == 7) throw std::runtime_error("item 7");
+                             }),
+                 std::runtime_error);
+    EXPECT_GE(ran.load(), 8);
+    // The items after the failure were skipped, and the pool still works.
+    std::atomic<int> total{0};
+    ParallelFor(&pool, 3, 100, [&](int64_t) { ++total; });
+    EXPECT_EQ(total.load(), 100);
+  }
 }
 
 TEST(ParallelForTest, ZeroItemsAndParallelismOneRunInline) {

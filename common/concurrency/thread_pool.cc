@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include "common/logging.h"
+#include "common/status/exception_status.h"
+
 namespace iterd {
 
 ThreadPool::ThreadPool(int num_threads) {
@@ -38,7 +41,16 @@ void ThreadPool::WorkerLoop() {
       task = std::move(tasks_.front());
       tasks_.pop_front();
     }
-    task();
+    // Last resort: tasks handle their own failures (the Prefetcher, the CSV
+    // reader and ParallelFor turn exceptions into statuses for their owner).
+    // One that does not must not take the daemon, and every other client's
+    // work, down with it.
+    try {
+      task();
+    } catch (...) {
+      ITERD_LOG(ERROR) << "a pool task threw: "
+                       << CurrentExceptionStatus("running a pool task");
+    }
   }
 }
 

@@ -7,7 +7,9 @@
 // Schedule() never blocks; callers bound their own in-flight work (the
 // Prefetcher keeps at most one production task per iterator, the CSV reader at
 // most its prefetch depth of blocks), so the queue stays small. Tasks must not
-// block waiting for other tasks of the same pool.
+// block waiting for other tasks of the same pool. Tasks report their own
+// failures; an exception that still escapes one is logged and the worker goes
+// on (never std::terminate for the whole daemon).
 //
 // Thread-safe. The destructor runs the tasks already queued, then joins the
 // workers.

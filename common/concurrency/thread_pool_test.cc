@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -33,6 +34,17 @@ TEST(ThreadPoolTest, UsesAtMostItsThreads) {
   }
   EXPECT_GE(ids.size(), 1u);
   EXPECT_LE(ids.size(), 3u);
+}
+
+TEST(ThreadPoolTest, ATaskThatThrowsDoesNotStopItsWorker) {
+  std::atomic<int> ran{0};
+  {
+    ThreadPool pool(1);
+    pool.Schedule([] { throw std::runtime_error("a careless task"); });
+    pool.Schedule([] { throw 42; });
+    for (int i = 0; i < 10; ++i) pool.Schedule([&] { ++ran; });
+  }
+  EXPECT_EQ(ran.load(), 10);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/csv/input_files.h"
 #include "common/io/held_file.h"
+#include "common/status/exception_status.h"
 #include "common/status/input_text.h"
 #include "common/status/status_macros.h"
 
@@ -69,11 +70,23 @@ struct CsvReader::Block {
   // Written only by the claimant while kRunning; read by the consumer after
   // kDone (the mutex orders the two).
   ParsedBlock parsed;
+  // Set (with kDone) when parsing threw; read by the consumer after Finish(),
+  // ordered like `parsed`.
+  absl::Status failure;
 
  private:
+  // Always ends in kDone, also when parsing throws (std::bad_alloc for the
+  // values): an exception on a pool thread would end the daemon, and a block
+  // left kRunning would make Finish() and Cancel() wait forever.
   void Parse(const RowFormat& format) {
-    ParseBlock(text, format, &parsed);
+    absl::Status outcome;
+    try {
+      ParseBlock(text, format, &parsed);
+    } catch (...) {
+      outcome = CurrentExceptionStatus("parsing a CSV block");
+    }
     absl::MutexLock lock(&mu);
+    failure = std::move(outcome);
     state = State::kDone;
   }
 
@@ -173,6 +186,10 @@ absl::Status CsvReader::Next(absl::Span<const uint8_t>* row,
     RecycleCurrent();  // Before FillWindow, so the next cut reuses it.
     FillWindow();      // Keeps the workers busy while this block finishes.
     next->Finish(options_.format);
+    if (!next->failure.ok()) {
+      status_ = next->failure;
+      return status_;
+    }
     if (current_ != nullptr && current_->file_index == next->file_index) {
       current_line_base_ += current_->parsed.num_lines;
     } else {
