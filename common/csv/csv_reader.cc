@@ -114,24 +114,18 @@ absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(
   std::vector<std::string> file_names;
   file_names.reserve(inputs.size());
   for (InputFile& input : inputs) {
-    std::optional<io::HeldFile> held;
-    if (options.hold_files) {
-      absl::StatusOr<io::HeldFile> opened =
-          io::HeldFile::Open(input.path, ShownName(input.name));
-      if (!opened.ok()) return opened.status();
-      held.emplace(*std::move(opened));
-    }
     // The reader walks each file front to back: ask for aggressive readahead.
     absl::StatusOr<std::shared_ptr<const io::MappedFile>> file =
-        io::MappedFile::Open(held ? held->path() : input.path,
-                             io::AccessPattern::kSequential);
+        options.hold_files
+            ? io::MapHeldFile(input.path, ShownName(input.name),
+                              io::AccessPattern::kSequential)
+            : io::MappedFile::Open(input.path, io::AccessPattern::kSequential);
     if (!file.ok()) {
       // MappedFile names the path it opened, which holds the data root.
       return absl::Status(
           file.status().code(),
-          absl::StrReplaceAll(
-              file.status().message(),
-              {{held ? held->path() : input.path, ShownName(input.name)}}));
+          absl::StrReplaceAll(file.status().message(),
+                              {{input.path, ShownName(input.name)}}));
     }
     files->push_back(*std::move(file));
     file_names.push_back(std::move(input.name));

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 
 namespace iterd::io {
 
@@ -48,6 +49,21 @@ HeldFile::HeldFile(HeldFile&& other) noexcept
 
 HeldFile::~HeldFile() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+absl::StatusOr<std::shared_ptr<const MappedFile>> MapHeldFile(
+    const std::string& canonical, absl::string_view name,
+    AccessPattern access_pattern) {
+  absl::StatusOr<HeldFile> held = HeldFile::Open(canonical, name);
+  if (!held.ok()) return held.status();
+  // The mapping keeps the file alive after the held descriptor closes.
+  absl::StatusOr<std::shared_ptr<const MappedFile>> file =
+      MappedFile::Open(held->path(), access_pattern);
+  if (file.ok()) return file;
+  // MappedFile names the path it opened.
+  return absl::Status(
+      file.status().code(),
+      absl::StrReplaceAll(file.status().message(), {{held->path(), name}}));
 }
 
 }  // namespace iterd::io

@@ -14,10 +14,12 @@
 #ifndef ITERD_COMMON_IO_HELD_FILE_H_
 #define ITERD_COMMON_IO_HELD_FILE_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/io/mapped_file.h"
 
 namespace iterd::io {
 
@@ -46,6 +48,14 @@ class HeldFile final {
   int fd_;
   std::string path_;
 };
+
+// Maps `canonical` (a path the data-root policy resolved) read-only through a
+// HeldFile, so that the mapping is of the file that was checked, whatever
+// happens to the names in between. Errors name the file as `name`, never
+// "/proc/self/fd/N" nor the canonical path.
+absl::StatusOr<std::shared_ptr<const MappedFile>> MapHeldFile(
+    const std::string& canonical, absl::string_view name,
+    AccessPattern access_pattern = AccessPattern::kNormal);
 
 }  // namespace iterd::io
 

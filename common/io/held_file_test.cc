@@ -62,5 +62,25 @@ TEST_F(HeldFileTest, MissingFileIsNotFoundNamedByItsName) {
   EXPECT_THAT(held.status().message(), HasSubstr("dir/none.csv"));
 }
 
+TEST_F(HeldFileTest, MapHeldFileMapsTheCheckedFileOnly) {
+  auto mapped = MapHeldFile(base_ + "/root/dir/a.csv", "dir/a.csv");
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  EXPECT_EQ((*mapped)->contents(), "inside\n");
+
+  std::filesystem::rename(base_ + "/root/dir", base_ + "/root/old");
+  std::filesystem::create_directory_symlink(base_ + "/outside",
+                                            base_ + "/root/dir");
+  auto swapped = MapHeldFile(base_ + "/root/dir/a.csv", "dir/a.csv");
+  EXPECT_EQ(swapped.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(swapped.status().message(), HasSubstr("dir/a.csv"));
+
+  std::filesystem::create_directories(base_ + "/root/folder.csv");
+  auto folder = MapHeldFile(base_ + "/root/folder.csv", "folder.csv");
+  EXPECT_FALSE(folder.ok());
+  EXPECT_THAT(folder.status().message(), HasSubstr("folder.csv"));
+  EXPECT_THAT(folder.status().message(),
+              ::testing::Not(HasSubstr("/proc/self/fd")));
+}
+
 }  // namespace
 }  // namespace iterd::io

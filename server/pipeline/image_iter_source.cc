@@ -15,6 +15,7 @@
 #include "absl/types/span.h"
 #include "common/concurrency/parallel_for.h"
 #include "common/image/image_codec.h"
+#include "common/io/held_file.h"
 #include "common/io/mapped_file.h"
 #include "common/logging.h"
 #include "common/random/engine.h"
@@ -361,8 +362,13 @@ void ImageIterSource::DecodeOrThrow(Job* job, Batch* batch) const {
   std::shared_ptr<const io::MappedFile> file;
   std::vector<float> labels;
   if (sample != nullptr && sample->record_offset < 0) {
+    // A resolved path is opened as the very file the policy checked
+    // (common/io/held_file.h): a directory swapped for a symlink since the
+    // list was read cannot redirect it. The service edge names the file
+    // relative to its data root.
     absl::StatusOr<std::shared_ptr<const io::MappedFile>> opened =
-        io::MappedFile::Open(sample->file);
+        options_.resolve_path ? io::MapHeldFile(sample->file, sample->file)
+                              : io::MappedFile::Open(sample->file);
     if (!opened.ok()) {
       job->status = opened.status();
       return;
