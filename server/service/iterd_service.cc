@@ -350,7 +350,10 @@ grpc::Status IterdServiceImpl::Open(
   // A same-host client gets its batches produced in a region it maps: the
   // Batcher's pool is carved from the region's slots.
   SessionSharedMemory shared_memory;
-  pipeline::PipelineEnvironment environment = Environment(&*caller);
+  // Named pipelines are the operator's: only an inline config is held to the
+  // caller's inline_configs permission.
+  pipeline::PipelineEnvironment environment =
+      Environment(first.open().has_config() ? &*caller : nullptr);
   if (first.open().shared_memory() && shared_memory_handover_ != nullptr) {
     environment.make_payload_pool = RegionPoolFactory(
         kSharedMemoryWindow, environment.max_batch_bytes, &shared_memory);

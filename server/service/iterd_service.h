@@ -112,9 +112,9 @@ class IterdServiceImpl final : public v1::DataIterService::Service {
   // rule allows inline_configs; see Environment()).
   absl::StatusOr<v1::PipelineConfig> ResolveConfig(
       const v1::OpenIterator& open, const security::CallIdentity& caller) const;
-  // What pipelines opened for `caller` may use; a caller without
-  // inline_configs gets a path resolver that refuses every file, so an
-  // inline config reads nothing under the data roots.
+  // What a pipeline may use; for an inline config of `caller` without
+  // inline_configs, a path resolver that refuses every file, so the config
+  // reads nothing under the data roots (null: the operator's own pipelines).
   pipeline::PipelineEnvironment Environment(
       const security::CallIdentity* caller = nullptr) const;
   // A pipeline error as its client sees it. The readers name the files they

@@ -6,6 +6,9 @@
         batch.data[0]  # a NumPy array
 
 The server address comes from the `server` keyword, or the ITERD_ADDRESS environment variable.
+TLS and the bearer token come from the keywords root_certificates, certificate_chain, private_key
+and token (every iterator and iterd.Client take them), or the ITERD_TLS_CA, ITERD_TLS_CERT,
+ITERD_TLS_KEY and ITERD_TOKEN (or ITERD_TOKEN_FILE) environment variables: see iterd/security.py.
 """
 from iterd.client import Client
 from iterd.client import IteratorStats
@@ -22,6 +25,7 @@ from iterd.errors import IterdError
 from iterd.errors import NotFound
 from iterd.errors import PermissionDenied
 from iterd.errors import ResourceExhausted
+from iterd.errors import Unauthenticated
 from iterd.errors import Unavailable
 from iterd.image_iter import ImageIter
 from iterd.image_record_iter import ImageRecordInt8Iter
@@ -37,11 +41,12 @@ from iterd.sharded_iter import ShardedIter
 from iterd.sharded_iter import resolve_daemons
 
 __all__ = [
-    "Client", "CSVIter", "DaemonFailure", "DataBatch", "DataDesc", "DataIter", "DataLoss", "FailedPrecondition",
-    "ImageIter", "ImageRecordInt8Iter", "ImageRecordIter", "ImageRecordUInt8Iter",
-    "InvalidArgument", "IterdError", "IteratorStats", "NDArrayIter", "NotFound",
-    "PermissionDenied", "PipelineInfo", "PrefetchingIter", "RemoteIter", "ResizeIter", "ShardedIter",
-    "ResourceExhausted", "ServerStats", "Unavailable", "image", "recordio", "resolve_daemons",
+    "Client", "CSVIter", "DaemonFailure", "DataBatch", "DataDesc", "DataIter", "DataLoss",
+    "FailedPrecondition", "ImageIter", "ImageRecordInt8Iter", "ImageRecordIter",
+    "ImageRecordUInt8Iter", "InvalidArgument", "IterdError", "IteratorStats", "NDArrayIter",
+    "NotFound", "PermissionDenied", "PipelineInfo", "PrefetchingIter", "RemoteIter",
+    "ResizeIter", "ShardedIter", "ResourceExhausted", "ServerStats", "Unauthenticated",
+    "Unavailable", "image", "recordio", "resolve_daemons",
 ]
 
 

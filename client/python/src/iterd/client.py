@@ -4,6 +4,10 @@ A Client owns a gRPC channel. It opens iterators (named pipelines, or inline con
 uploaded in the OpenIterator stream) and returns RemoteIter objects that pull batches through it.
 Thread-safe: a channel may be shared by several iterators and threads (each iterator itself is
 used by one thread at a time).
+
+Security (iterd/security.py): TLS, a client certificate for mutual TLS and a bearer token come
+from the Client's keyword arguments or the ITERD_TLS_CA / ITERD_TLS_CERT / ITERD_TLS_KEY /
+ITERD_TOKEN / ITERD_TOKEN_FILE environment variables; the token rides on every call.
 """
 import collections
 import ipaddress
@@ -14,6 +18,7 @@ import grpc
 import numpy as np
 
 from iterd import errors
+from iterd import security
 from iterd._lifecycle import exiting
 from iterd.allocator import tune_allocator
 from iterd.remote_iter import RemoteIter
@@ -104,13 +109,14 @@ def client_description():
     return "python pid=%d host=%s" % (os.getpid(), socket.gethostname())
 
 
-def open_with_own_client(server, config):
+def open_with_own_client(server, config, **security_keywords):
     """Opens an inline pipeline on a new Client; returns (client, OpenIteratorResponse).
 
     For iterators that own their connection (mx.io-style constructors): the client is closed
-    again if the open fails, so a bad argument leaks no channel.
+    again if the open fails, so a bad argument leaks no channel. security_keywords: the Client's
+    root_certificates, certificate_chain, private_key and token.
     """
-    client = Client(server)
+    client = Client(server, **security_keywords)
     try:
         response = client.open_iterator_response(
             service_pb2.OpenIterator(config=config, client=client_description()))
@@ -123,26 +129,64 @@ def open_with_own_client(server, config):
 class Client(object):
     """A connection to an iterd daemon (mirrors the daemon's DataIterService)."""
 
-    def __init__(self, address=None, shared_memory=None):
-        """shared_memory: ask the daemon for a same-host shared-memory region per iterator, so
-        that batch payloads never cross the socket (the byte stream is used whenever the region
-        cannot be mapped). None: $ITERD_SHARED_MEMORY, else only for loopback addresses."""
+    def __init__(self, address=None, shared_memory=None, *, root_certificates=None,
+                 certificate_chain=None, private_key=None, token=None, server_name=None):
+        """
+        Args:
+          address: "HOST:PORT" of the daemon (None: $ITERD_ADDRESS).
+          shared_memory: ask the daemon for a same-host shared-memory region per iterator, so
+            that batch payloads never cross the socket (the byte stream is used whenever the
+            region cannot be mapped). None: $ITERD_SHARED_MEMORY, else only for loopback
+            addresses (with or without TLS: the region is handed over on a local socket).
+          root_certificates: PEM CA certificates the daemon's certificate must chain to, as a
+            path or PEM bytes (None: $ITERD_TLS_CA; with TLS on and neither, the system roots).
+          certificate_chain, private_key: this client's certificate and key (path or PEM bytes),
+            for a daemon that requires mutual TLS (None: $ITERD_TLS_CERT, $ITERD_TLS_KEY).
+          token: the bearer token the daemon's --auth_token_file lists (None: $ITERD_TOKEN, else
+            the content of the file $ITERD_TOKEN_FILE names). Sent on every call.
+          server_name: the name the daemon's certificate is checked against when it is not the
+            host of `address` (the many-daemon iterator connects to the addresses a DNS name
+            resolves to, and checks the certificate against that name).
+
+        Any TLS setting makes this a TLS connection; without one it is plaintext. Settings are
+        checked here, before any connection (iterd.InvalidArgument naming the argument).
+        """
         self.address = resolve_address(address)
+        self._security = security.resolve(root_certificates, certificate_chain, private_key,
+                                          token)
         self.wants_shared_memory = resolve_shared_memory(shared_memory, self.address)
         # A process that opens a client receives batches at GB/s: keep glibc from returning the
         # per-message buffers to the kernel (see iterd/allocator.py; ITERD_TUNE_MALLOC=0 opts out).
         tune_allocator()
         self._closed = False
-        self._channel = grpc.insecure_channel(
-            self.address,
+        self._server_name = server_name
+        self._channel = security.open_channel(
+            self.address, self._security,
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
+                     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)],
+            server_name=server_name)
         self._stub = service_pb2_grpc.DataIterServiceStub(self._channel)
         # Fetch responses stay serialized bytes: chunks are copied out without a protobuf parse.
         self._fetch_raw = self._channel.unary_stream(
             "/iterd.v1.DataIterService/Fetch",
             request_serializer=service_pb2.FetchRequest.SerializeToString,
             response_deserializer=None)
+
+    @property
+    def tls(self):
+        """Whether the connection uses TLS."""
+        return self._security.tls
+
+    def __repr__(self):
+        return "iterd.Client(%r, %r)" % (self.address, self._security)
+
+    def error(self, rpc_error):
+        """The IterdError of a grpc.RpcError of this connection (TLS hints as fits it)."""
+        return errors.from_rpc_error(
+            rpc_error, tls=self._security.tls,
+            client_certificate=self._security.client_certificate,
+            explain_verify_failure=lambda: security.explain_verify_failure(
+                self.address, self._security, self._server_name))
 
     # ----- Opening iterators -----
 
@@ -196,7 +240,7 @@ class Client(object):
         try:
             return self._stub.OpenIterator(self._open_requests(open_message, arrays))
         except grpc.RpcError as rpc_error:
-            raise errors.from_rpc_error(rpc_error) from None
+            raise self.error(rpc_error) from None
 
     @staticmethod
     def _open_requests(open_message, arrays):
@@ -272,9 +316,8 @@ class Client(object):
     def __exit__(self, exc_type, exc_value, traceback):
         self.close()
 
-    @staticmethod
-    def _call(method, request, timeout=None):
+    def _call(self, method, request, timeout=None):
         try:
             return method(request, timeout=timeout)
         except grpc.RpcError as rpc_error:
-            raise errors.from_rpc_error(rpc_error) from None
+            raise self.error(rpc_error) from None

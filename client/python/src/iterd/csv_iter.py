@@ -78,13 +78,16 @@ class CSVIter(RemoteIter):
     """mx.io.CSVIter served by iterd (keyword arguments only).
 
     Extra keywords: server (address, else $ITERD_ADDRESS), max_batches / in_flight (batches per
-    Fetch window, default 2), delimiter (field separator, default ",").
+    Fetch window, default 2), delimiter (field separator, default ","), and the connection's
+    security: root_certificates, certificate_chain, private_key, token (see iterd.Client; None:
+    the ITERD_TLS_CA / ITERD_TLS_CERT / ITERD_TLS_KEY / ITERD_TOKEN environment variables).
     """
 
     def __init__(self, *, data_csv=None, data_shape=None, label_csv=None, label_shape=(1,),
                  batch_size=None, round_batch=True, dtype=None, prefetch_buffer=4,
                  data_name="data", label_name="softmax_label", server=None, max_batches=None,
-                 in_flight=None, delimiter=None, **other_parameters):
+                 in_flight=None, delimiter=None, root_certificates=None, certificate_chain=None,
+                 private_key=None, token=None, **other_parameters):
         unknown = sorted(k for k in other_parameters if k not in _NO_EFFECT_PARAMETERS)
         if unknown:
             # MXNet silently ignores unknown keywords; say so, since it is often a typo.
@@ -120,5 +123,7 @@ class CSVIter(RemoteIter):
             csv.delimiter = delimiter
         window = resolve_max_batches(max_batches, in_flight)
 
-        client, response = open_with_own_client(server, config)
+        client, response = open_with_own_client(
+            server, config, root_certificates=root_certificates,
+            certificate_chain=certificate_chain, private_key=private_key, token=token)
         super(CSVIter, self).__init__(client, response, window, owns_client=True)

@@ -132,7 +132,8 @@ def sharded_image_iter(batch_size, data_shape, label_width=1, path_imgrec=None,
                        label_name="softmax_label", dtype="float32", last_batch_handle="pad", *,
                        seed=None, bad_record_policy=None, server=None, max_batches=None,
                        in_flight=None, rank=None, world_size=None, balance=None,
-                       num_batches=None, on_daemon_failure="fail", **kwargs):
+                       num_batches=None, on_daemon_failure="fail", root_certificates=None,
+                       certificate_chain=None, private_key=None, token=None, **kwargs):
     """ImageIter over several daemons for trainer `rank` of `world_size` (sharded_iter).
 
     MXNet's split gives every part N // P keys (P = world_size * daemons), so all parts, and
@@ -185,7 +186,9 @@ def sharded_image_iter(batch_size, data_shape, label_width=1, path_imgrec=None,
     iterator = ShardedImageIter(
         server, rank, world_size, open_part, part_samples=part_samples,
         discard_short=discard_short, balance=balance, num_batches=num_batches,
-        fill_short=False, on_daemon_failure=on_daemon_failure)
+        fill_short=False, on_daemon_failure=on_daemon_failure,
+        root_certificates=root_certificates, certificate_chain=certificate_chain,
+        private_key=private_key, token=token)
     iterator.data_shape = tuple(config.image_iter.data_shape)
     iterator.label_width = int(label_width)
     iterator.dtype = dtype
@@ -199,7 +202,9 @@ class ImageIter(RemoteIter):
 
     Besides MXNet's arguments: seed (shuffle and augmentation seed; 0 = drawn by the daemon),
     bad_record_policy ('skip' or 'fail'), server (address, else $ITERD_ADDRESS), max_batches /
-    in_flight (batches per Fetch window). provide_data / provide_label are plain
+    in_flight (batches per Fetch window), root_certificates, certificate_chain, private_key and
+    token (the connection's security, see iterd.Client; None: the ITERD_TLS_CA / ITERD_TLS_CERT /
+    ITERD_TLS_KEY / ITERD_TOKEN environment variables). provide_data / provide_label are plain
     (name, shape) tuples, as MXNet's ImageIter gives them; data and labels are float32.
 
     Many daemons: server=[addresses] or a DNS name of several, with rank= and world_size=
@@ -218,7 +223,8 @@ class ImageIter(RemoteIter):
                  part_index=0, num_parts=1, aug_list=None, imglist=None, data_name="data",
                  label_name="softmax_label", dtype="float32", last_batch_handle="pad", *,
                  seed=None, bad_record_policy=None, server=None, max_batches=None,
-                 in_flight=None, **kwargs):
+                 in_flight=None, root_certificates=None, certificate_chain=None,
+                 private_key=None, token=None, **kwargs):
         if aug_list is not None:
             raise errors.InvalidArgument(
                 "iterd.ImageIter cannot run Python augmenter objects (aug_list) in the daemon: "
@@ -241,7 +247,9 @@ class ImageIter(RemoteIter):
             bad_record_policy, kwargs))
         window = resolve_max_batches(max_batches, in_flight)
 
-        client, response = open_with_own_client(server, config)
+        client, response = open_with_own_client(
+            server, config, root_certificates=root_certificates,
+            certificate_chain=certificate_chain, private_key=private_key, token=token)
         super(ImageIter, self).__init__(client, response, window, owns_client=True)
         self.data_shape = tuple(config.image_iter.data_shape)
         self.label_width = int(label_width)

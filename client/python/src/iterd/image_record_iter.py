@@ -189,7 +189,9 @@ def image_record_pipeline(data_name, label_name, prefetch_buffer, parameters, st
 def sharded_image_record_iter(data_name="data", label_name="softmax_label",
                               prefetch_buffer=None, server=None, max_batches=None,
                               in_flight=None, rank=None, world_size=None, balance="pad",
-                              num_batches=None, on_daemon_failure="fail", **parameters):
+                              num_batches=None, on_daemon_failure="fail", root_certificates=None,
+                              certificate_chain=None, private_key=None, token=None,
+                              **parameters):
     """ImageRecordIter over several daemons for trainer `rank` of `world_size` (sharded_iter).
 
     Part k of P = world_size * daemons is opened with num_parts=P, part_index=k and
@@ -251,7 +253,8 @@ def sharded_image_record_iter(data_name="data", label_name="softmax_label",
     return sharded_iter.ShardedIter(
         server, rank, world_size, open_part, part_samples=part_samples, discard_short=False,
         balance=balance, num_batches=num_batches, fill_short=user_round_batch,
-        on_daemon_failure=on_daemon_failure)
+        on_daemon_failure=on_daemon_failure, root_certificates=root_certificates,
+        certificate_chain=certificate_chain, private_key=private_key, token=token)
 
 
 class ImageRecordIter(RemoteIter):
@@ -261,7 +264,9 @@ class ImageRecordIter(RemoteIter):
     batch_size, resize, rand_crop, rand_mirror, mean_r, std_r, ...), prefetch_buffer,
     data_name, label_name, and iterd's own: layout ('NCHW' or, with dtype='uint8', 'NHWC'),
     seed_aug, bad_record_policy ('skip' or 'fail'), server (address, else $ITERD_ADDRESS),
-    max_batches / in_flight (batches per Fetch window, default 2).
+    max_batches / in_flight (batches per Fetch window, default 2), and the connection's security:
+    root_certificates, certificate_chain, private_key, token (see iterd.Client; None: the
+    ITERD_TLS_CA / ITERD_TLS_CERT / ITERD_TLS_KEY / ITERD_TOKEN environment variables).
 
     Many daemons: server=[addresses] or a DNS name of several, with rank= and world_size=
     (and balance='pad'|'discard', num_batches=, on_daemon_failure='fail'|'reassign') returns a
@@ -275,11 +280,14 @@ class ImageRecordIter(RemoteIter):
         return super(ImageRecordIter, cls).__new__(cls)
 
     def __init__(self, *, data_name="data", label_name="softmax_label", prefetch_buffer=None,
-                 server=None, max_batches=None, in_flight=None, **parameters):
+                 server=None, max_batches=None, in_flight=None, root_certificates=None,
+                 certificate_chain=None, private_key=None, token=None, **parameters):
         config = image_record_pipeline(data_name, label_name, prefetch_buffer, parameters)
         window = resolve_max_batches(max_batches, in_flight)
 
-        client, response = open_with_own_client(server, config)
+        client, response = open_with_own_client(
+            server, config, root_certificates=root_certificates,
+            certificate_chain=certificate_chain, private_key=private_key, token=token)
         super(ImageRecordIter, self).__init__(client, response, window, owns_client=True)
         # MXNet's MXDataIter fetches the first batch at construction: errors in the data (an
         # undecodable first record under the FAIL policy...) surface here, as there.

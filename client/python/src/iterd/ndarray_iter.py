@@ -117,7 +117,9 @@ class NDArrayIter(RemoteIter):
 
     Extra keywords: server (address, else $ITERD_ADDRESS), max_batches / in_flight (batches per
     Fetch window, default 2), seed (shuffle seed; 0 lets the daemon draw one), num_parts and
-    part_index (serve one contiguous shard of the samples).
+    part_index (serve one contiguous shard of the samples), and the connection's security:
+    root_certificates, certificate_chain, private_key, token (see iterd.Client; None: the
+    ITERD_TLS_CA / ITERD_TLS_CERT / ITERD_TLS_KEY / ITERD_TOKEN environment variables).
     """
 
     def __new__(cls, *args, **kwargs):
@@ -128,13 +130,15 @@ class NDArrayIter(RemoteIter):
 
     def __init__(self, data, label=None, batch_size=1, shuffle=False, last_batch_handle="pad",
                  data_name="data", label_name="softmax_label", layout="NCHW", server=None,
-                 max_batches=None, in_flight=None, seed=0, num_parts=1, part_index=0):
+                 max_batches=None, in_flight=None, seed=0, num_parts=1, part_index=0, *,
+                 root_certificates=None, certificate_chain=None, private_key=None, token=None):
         config, arrays = ndarray_pipeline(data, label, batch_size, shuffle, last_batch_handle,
                                           data_name, label_name, layout, seed, num_parts,
                                           part_index)
         window = resolve_max_batches(max_batches, in_flight)
 
-        client = Client(server)
+        client = Client(server, root_certificates=root_certificates,
+                        certificate_chain=certificate_chain, private_key=private_key, token=token)
         try:
             response = client.open_iterator_response(
                 service_pb2.OpenIterator(config=config, client=client_description()),
@@ -164,7 +168,8 @@ def sharded_ndarray_iter(data, label=None, batch_size=1, shuffle=False, last_bat
                          data_name="data", label_name="softmax_label", layout="NCHW",
                          server=None, max_batches=None, in_flight=None, seed=0, num_parts=1,
                          part_index=0, rank=None, world_size=None, balance=None,
-                         num_batches=None, on_daemon_failure="fail"):
+                         num_batches=None, on_daemon_failure="fail", *, root_certificates=None,
+                         certificate_chain=None, private_key=None, token=None):
     """NDArrayIter over several daemons for trainer `rank` of `world_size` (sharded_iter).
 
     Each part is the daemon's NDArrayIter part (ceil(N / P) contiguous samples; the arrays are
@@ -208,7 +213,9 @@ def sharded_ndarray_iter(data, label=None, batch_size=1, shuffle=False, last_bat
     iterator = sharded_iter.ShardedIter(
         server, rank, world_size, open_part, part_samples=part_samples,
         discard_short=discard_short, balance=balance, num_batches=num_batches,
-        fill_short=False, on_daemon_failure=on_daemon_failure)
+        fill_short=False, on_daemon_failure=on_daemon_failure,
+        root_certificates=root_certificates, certificate_chain=certificate_chain,
+        private_key=private_key, token=token)
     iterator.shuffle = bool(shuffle)
     iterator.last_batch_handle = last_batch_handle
     return iterator

@@ -223,7 +223,9 @@ class RemoteIter(BatchCursorDataIter):
             return None
         except grpc.RpcError as rpc_error:
             self._stream = None
-            raise errors.from_rpc_error(rpc_error) from None
+            to_error = getattr(self._client, "error", None)
+            raise (to_error(rpc_error) if to_error is not None else
+                   errors.from_rpc_error(rpc_error)) from None
 
     def _drain(self):
         """Reads the current stream to its end, discarding batches (never cancels it)."""

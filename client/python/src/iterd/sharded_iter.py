@@ -43,6 +43,12 @@ on_daemon_failure="reassign" the part is reopened on the next surviving daemon w
 advanced to the current epoch and past the batches already delivered from it (a part's order and
 augmentation are a function of the seeds and the epoch), so the epoch completes exactly once.
 
+Security. The iterators take the Client's root_certificates, certificate_chain, private_key and
+token keywords (or their environment variables) and open every daemon's Client with them. A
+daemon reached through a host name is checked against that name's certificate (TLS server name
+= the name, not the address it resolved to), so one certificate for the Service's DNS name serves
+every pod.
+
 Entry points: iterd.ImageRecordIter, iterd.ImageIter and iterd.NDArrayIter return a ShardedIter
 when given several addresses or rank / world_size (a single "host:port" without them keeps the
 plain RemoteIter). CSVIter has no parts in MXNet (CSVConfig has no num_parts) and stays
@@ -59,6 +65,7 @@ import numpy as np
 
 from iterd import _lifecycle
 from iterd import errors
+from iterd import security
 from iterd.client import Client
 from iterd.data_iter import BatchCursorDataIter
 from iterd.descriptors import DataBatch
@@ -175,7 +182,8 @@ class ShardedIter(BatchCursorDataIter):
 
     def __init__(self, server, rank, world_size, open_part, part_samples=None,
                  discard_short=False, balance="pad", num_batches=None, fill_short=False,
-                 on_daemon_failure="fail"):
+                 on_daemon_failure="fail", *, root_certificates=None, certificate_chain=None,
+                 private_key=None, token=None):
         """
         Args:
           open_part: open_part(client, part_index, num_parts, seed) -> RemoteIter (not owning
@@ -185,6 +193,8 @@ class ShardedIter(BatchCursorDataIter):
             trainer's opened RemoteIters, both in daemon order.
           discard_short: the parts drop their short last batch (last_batch_handle='discard').
           fill_short: fill the pad rows of a part's short batch with that part's first rows.
+          root_certificates, certificate_chain, private_key, token: every daemon's Client's
+            (see iterd.Client; None: the environment variables).
         """
         rank = 0 if rank is None else rank
         world_size = 1 if world_size is None else world_size
@@ -205,8 +215,14 @@ class ShardedIter(BatchCursorDataIter):
                                         num_batches < 0):
             raise errors.InvalidArgument("num_batches must be a non-negative integer, got %r" %
                                          (num_batches,))
+        security_keywords = dict(root_certificates=root_certificates,
+                                 certificate_chain=certificate_chain, private_key=private_key,
+                                 token=token)
+        # Bad settings fail here, before any daemon is contacted or any channel is opened.
+        security.resolve(**security_keywords)
         super(ShardedIter, self).__init__()
-        self.addresses = resolve_daemons(server)
+        host_names = {}
+        self.addresses = resolve_daemons(server, host_names)
         self.rank = int(rank)
         self.world_size = int(world_size)
         self.num_parts = self.world_size * len(self.addresses)
@@ -223,7 +239,9 @@ class ShardedIter(BatchCursorDataIter):
         self._first_batch = None
         self._closed = False
         self._broken = None  # The error that stopped the epoch: raised again until reset().
-        self._clients = [Client(address) for address in self.addresses]
+        self._clients = [Client(address, server_name=host_names.get(address),
+                                **security_keywords)
+                         for address in self.addresses]
         daemons = len(self.addresses)
         self._parts = [_Part(d, self.rank * daemons + d, d) for d in range(daemons)]
         _lifecycle.track(self)

@@ -66,10 +66,14 @@ def _address_key(address):
     return (ip.version, int(ip), port)
 
 
-def resolve_daemons(server):
+def resolve_daemons(server, host_names=None):
     """The daemon addresses of `server`, sorted: "host:port", "a:1,b:2", a list of those, or
     None ($ITERD_ADDRESS). Host names expand to every A/AAAA record. InvalidArgument when empty
-    or malformed, Unavailable when a name does not resolve."""
+    or malformed, Unavailable when a name does not resolve.
+
+    host_names: a dict that receives {address: the host name it was resolved from}, for the
+    addresses that came from a name (a TLS client checks the daemon's certificate against the
+    name, not the pod address it resolved to)."""
     if server is None:
         server = os.environ.get(ADDRESS_ENVIRONMENT_VARIABLE, "")
     entries = [server] if isinstance(server, str) else list(server)
@@ -98,9 +102,14 @@ def resolve_daemons(server):
                                      (name, host, error)) from None
         for family, _, _, _, sockaddr in infos:
             if family == socket.AF_INET6:
-                addresses.add("[%s]:%d" % (sockaddr[0], sockaddr[1]))
+                address = "[%s]:%d" % (sockaddr[0], sockaddr[1])
             elif family == socket.AF_INET:
-                addresses.add("%s:%d" % (sockaddr[0], sockaddr[1]))
+                address = "%s:%d" % (sockaddr[0], sockaddr[1])
+            else:
+                continue
+            addresses.add(address)
+            if host_names is not None:
+                host_names.setdefault(address, host)
     return sorted(addresses, key=_address_key)
 
 
