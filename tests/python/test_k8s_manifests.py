@@ -18,6 +18,7 @@ import pytest
 from conftest import iterd_binary, start_daemon, stop_daemon
 import image_data
 import iterd
+import tls_certs
 
 yaml = pytest.importorskip("yaml", reason="PyYAML missing: apt-get install python3-yaml")
 
@@ -31,6 +32,7 @@ TARGETS = {
     "base": (2, 2),
     "overlays/small": (1, 1),
     "overlays/large": (8, 8),
+    "overlays/mtls": (2, 2),
 }
 GRPC_PORT = 50051
 METRICS_PORT = 9090
@@ -102,6 +104,12 @@ def flag_values(container):
     return values
 
 
+def example_objects(example, kind):
+    """The objects of `kind` in deploy/k8s/examples/<example>."""
+    with open(os.path.join(K8S_DIR, "examples", example)) as f:
+        return [o for o in yaml.safe_load_all(f) if o and o["kind"] == kind]
+
+
 def config_text(target):
     """The iterd.pbtxt the daemons of `target` read (the ConfigMap key behind --config)."""
     return the(target, "ConfigMap")["data"]["iterd.pbtxt"]
@@ -123,6 +131,23 @@ def test_validator_accepts_the_dataset_claim_example():
     code, output = run_validator(os.path.join(K8S_DIR, "examples", "dataset-nfs.yaml"))
     assert code == 0, output
     assert "2 passed, 0 failed" in output, output
+
+
+@pytest.mark.parametrize("example,objects", [("cert-manager.yaml", 5), ("prometheus.yaml", 1)])
+def test_validator_checks_the_custom_resource_examples_against_their_crds(example, objects):
+    code, output = run_validator(os.path.join(K8S_DIR, "examples", example))
+    assert code == 0, output
+    assert "%d passed, 0 failed" % objects in output, output
+
+
+def test_validator_reports_an_invalid_certificate_as_invalid(tmp_path):
+    certificate = dict(example_objects("cert-manager.yaml", "Certificate")[0])
+    certificate["spec"] = dict(certificate["spec"], isCA="yes")
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(certificate))
+    code, output = run_validator(str(path))
+    assert code == 1, output
+    assert "spec/isCA must be boolean" in output, output
 
 
 def test_validator_reports_replicas_as_a_string_as_invalid(tmp_path):
@@ -192,10 +217,18 @@ def test_daemon_flags_listen_on_the_declared_ports(target):
 
 
 @targets
-def test_probes_ask_grpc_health_and_liveness_outlasts_the_drain(target):
+def test_probes_ask_the_open_http_endpoints_and_liveness_outlasts_the_drain(target):
     container = daemon_container(target)
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["grpc"]["port"] == GRPC_PORT, probe
+    # HTTP on the metrics port, not the native gRPC probe: the kubelet's gRPC probe cannot do TLS.
+    # /readyz (503 while draining) for start-up and readiness, /healthz for liveness.
+    paths = {"startupProbe": "/readyz", "readinessProbe": "/readyz", "livenessProbe": "/healthz"}
+    for probe, path in paths.items():
+        assert "grpc" not in container[probe], probe
+        http_get = container[probe]["httpGet"]
+        assert http_get["path"] == path, probe
+        assert http_get["port"] in ("metrics", METRICS_PORT), probe
+        assert http_get.get("scheme", "HTTP") == "HTTP", probe
+    assert flag_values(container)["metrics_listen"] == "0.0.0.0:%d" % METRICS_PORT
     drain_seconds = int(flag_values(container)["drain_seconds"])
     assert drain_seconds > 0
     liveness = container["livenessProbe"]
@@ -251,11 +284,73 @@ def test_cpu_and_memory_are_guaranteed_and_decode_threads_follow_the_cpu_limit(t
 
 
 @targets
-def test_prometheus_annotations_point_at_the_metrics_port(target):
-    annotations = the(target, "StatefulSet")["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["prometheus.io/scrape"] == "true"
-    assert annotations["prometheus.io/port"] == str(METRICS_PORT)
-    assert annotations["prometheus.io/path"] == "/metrics"
+def test_daemons_serve_tls_and_require_tokens_from_read_only_secrets(target):
+    container = daemon_container(target)
+    flags = flag_values(container)
+    assert "insecure" not in flags
+    pod_spec = the(target, "StatefulSet")["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in pod_spec["volumes"]}
+    mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+    # flag -> (volume, Secret, key): cert-manager's layout for the certificate.
+    expected = {"tls_cert_file": ("tls", "iterd-tls", "tls.crt"),
+                "tls_key_file": ("tls", "iterd-tls", "tls.key"),
+                "auth_token_file": ("tokens", "iterd-tokens", "tokens")}
+    for flag, (volume, secret, key) in expected.items():
+        assert flags[flag] == os.path.join(mounts[volume]["mountPath"], key), flag
+        assert mounts[volume]["readOnly"] is True, volume
+        # A subPath mount would not see the kubelet's updates (renewed certificate, revoked token).
+        assert "subPath" not in mounts[volume], volume
+        assert volumes[volume]["secret"]["secretName"] == secret, volume
+        items = volumes[volume]["secret"].get("items")
+        assert items is None or key in [item["key"] for item in items], volume
+    # The operator creates the Secrets: no secret in the repository.
+    assert "Secret" not in rendered(target)
+
+
+def test_only_the_mtls_overlay_requires_client_certificates_from_the_secrets_ca():
+    container = daemon_container("overlays/mtls")
+    mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
+    flags = flag_values(container)
+    assert flags["tls_client_ca_file"] == os.path.join(mounts["tls"], "ca.crt")
+    assert "auth_token_file" in flags  # Tokens stay: they are revocable within seconds.
+    for target in ("base", "overlays/small", "overlays/large"):
+        assert "tls_client_ca_file" not in flag_values(daemon_container(target)), target
+
+
+@targets
+def test_no_generic_annotation_scraping_of_the_token_protected_metrics(target):
+    metadata = the(target, "StatefulSet")["spec"]["template"]["metadata"]
+    assert metadata.get("annotations", {}).get("prometheus.io/scrape") != "true"
+
+
+def test_service_monitor_example_scrapes_the_metrics_port_with_a_bearer_token():
+    (monitor,) = example_objects("prometheus.yaml", "ServiceMonitor")
+    service = the("base", "Service")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= \
+        service["metadata"]["labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
+    assert endpoint["authorization"]["type"] == "Bearer"
+    assert endpoint["authorization"]["credentials"]["key"]
+
+
+def test_cert_manager_example_issues_iterd_tls_for_the_service_and_pod_names():
+    certificates = {c["spec"]["secretName"]: c
+                    for c in example_objects("cert-manager.yaml", "Certificate")}
+    server = certificates["iterd-tls"]["spec"]
+    names = set(server["dnsNames"])
+    service = the("base", "Service")["metadata"]["name"]
+    assert the("base", "StatefulSet")["spec"]["serviceName"] == service
+    # The headless Service's names and each pod's, iterd-N.iterd.NAMESPACE..., through wildcards
+    # with two labels after the `*` (gRPC matches no shorter wildcard).
+    for suffix in ("", ".svc", ".svc.cluster.local"):
+        assert "%s.training%s" % (service, suffix) in names, suffix
+        assert "*.%s.training%s" % (service, suffix) in names, suffix
+    assert "server auth" in server["usages"]
+    # The client certificate comes from the same CA, whose ca.crt overlays/mtls trusts.
+    client = certificates["iterd-client-trainer-a"]["spec"]
+    assert "client auth" in client["usages"]
+    assert client["issuerRef"]["name"] == server["issuerRef"]["name"]
 
 
 @targets
@@ -325,5 +420,37 @@ def test_daemon_starts_with_the_config_map_and_serves_its_pipelines(target, tmp_
                 batch = next(iter(iterator))
         assert batch.data[0].shape == (64, 3, 224, 224)
         assert batch.label[0].shape == (64,)
+    finally:
+        assert stop_daemon(daemon) == 0, daemon.log()
+
+
+def test_shipped_access_rules_keep_the_metrics_token_out_of_the_grpc_port(tmp_path):
+    """The base config's access rules with the daemon secured as the manifests run it (TLS, a
+    token file with a trainer's and Prometheus' tokens): the trainer sees the pipelines, the
+    `prometheus` token (sent in clear to /metrics) sees and opens nothing."""
+    config_path = tmp_path / "iterd.pbtxt"
+    config_path.write_text(config_text("base"))
+    data_root = tmp_path / "data"
+    for rec_path in sorted(set(re.findall(r'path_imgrec: "([^"]+)"', config_text("base")))):
+        os.makedirs(data_root / os.path.dirname(rec_path), exist_ok=True)
+        image_data.write_labelled_rec(str(data_root / rec_path), 64, short_edge=64)
+    server = tls_certs.CertificateAuthority(tmp_path, "ca").issue(
+        "server", sans=["IP:127.0.0.1", "DNS:localhost"])
+    trainer_token, prometheus_token = "t" * 40, "p" * 40
+    tokens = tmp_path / "tokens"
+    tokens.write_text("trainer-a %s\nprometheus %s\n" % (trainer_token, prometheus_token))
+    daemon = start_daemon(data_root, tmp_path / "iterd.stderr", [
+        "--config=%s" % config_path, "--worker_threads=2", "--metrics_listen=127.0.0.1:0",
+        "--tls_cert_file=%s" % server.cert, "--tls_key_file=%s" % server.key,
+        "--auth_token_file=%s" % tokens])
+    try:
+        secure = dict(root_certificates=server.ca.cert, shared_memory=False)
+        with iterd.Client(daemon.address, token=trainer_token, **secure) as client:
+            names = [pipeline.name for pipeline in client.list_pipelines()]
+            assert names == ["imagenet-train", "imagenet-val"]
+        with iterd.Client(daemon.address, token=prometheus_token, **secure) as client:
+            assert client.list_pipelines() == []
+            with pytest.raises(iterd.PermissionDenied):
+                client.open("imagenet-train")
     finally:
         assert stop_daemon(daemon) == 0, daemon.log()

@@ -4,7 +4,8 @@
 //   node tools/lint/k8s-validate.js FILE... ("-" or /dev/stdin reads standard input)
 //
 // Every YAML document is validated against the JSON schema of its apiVersion/kind from the npm
-// package kubernetes-models (4.5.1: Kubernetes 1.27 OpenAPI, compiled ajv validators). Like
+// package kubernetes-models (4.5.1: Kubernetes 1.27 OpenAPI, compiled ajv validators), or, for the
+// custom resources the examples use, from its companion packages (CRD_PACKAGES below). Like
 // kubeconform without -strict, unknown fields are NOT rejected; wrong types, missing required
 // fields and bad enum/format values are. A kind without a schema (a CRD) is a failure, so a typo
 // in `kind` cannot slip through as "skipped".
@@ -32,14 +33,25 @@ try {
   process.exit(2);
 }
 
-// "apps/v1" -> kubernetes-models/apps/v1, "v1" -> kubernetes-models/v1 (the core group).
+// Custom resources with schemas: API group -> the npm package generated from its CRDs (pinned in
+// package.json, built on the same @kubernetes-models/base as kubernetes-models 4.5.1).
+// deploy/k8s/examples/cert-manager.yaml (cert-manager 1.11 CRDs) and prometheus.yaml
+// (prometheus-operator 0.65 CRDs) use them.
+const CRD_PACKAGES = {
+  "cert-manager.io": "@kubernetes-models/cert-manager",
+  "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
+};
+
+// "apps/v1" -> kubernetes-models/apps/v1, "v1" -> kubernetes-models/v1 (the core group),
+// "cert-manager.io/v1" -> @kubernetes-models/cert-manager/cert-manager.io/v1.
 function modelFor(apiVersion, kind) {
   if (typeof apiVersion !== "string" || !/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(apiVersion)) {
     return { error: "apiVersion " + JSON.stringify(apiVersion) + " is not GROUP/VERSION" };
   }
+  const crdPackage = CRD_PACKAGES[apiVersion.split("/")[0]];
   let group;
   try {
-    group = requireLocal("kubernetes-models/" + apiVersion);
+    group = requireLocal((crdPackage || "kubernetes-models") + "/" + apiVersion);
   } catch (error) {
     return { error: "no schemas for apiVersion " + apiVersion };
   }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Renders iterd's Kubernetes manifests with `kubectl kustomize` and validates every object against
 # the Kubernetes 1.27 schemas (tools/lint/k8s-validate.js), offline: no cluster, no API server.
+# The examples' custom resources (cert-manager Issuer/Certificate, prometheus-operator
+# ServiceMonitor) are checked against their CRDs' schemas.
 #
 #   tools/lint/validate_k8s.sh               # base, every overlay, deploy/k8s/examples/*.yaml
 #   tools/lint/validate_k8s.sh DIR|FILE ...  # kustomization directories and/or plain manifests
@@ -22,10 +24,16 @@ missing() {
 command -v "$kubectl" >/dev/null || missing "$kubectl" "apt-get install kubernetes-client"
 command -v node >/dev/null || missing node "apt-get install nodejs npm"
 
-if [[ ! -f "$lint_dir/node_modules/kubernetes-models/package.json" ||
-      ! -f "$lint_dir/node_modules/yaml/package.json" ]]; then
+# Every package of package.json (an older checkout's node_modules may lack the CRD schemas).
+installed=1
+for package in kubernetes-models yaml @kubernetes-models/cert-manager \
+               @kubernetes-models/prometheus-operator; do
+  [[ -f "$lint_dir/node_modules/$package/package.json" ]] || installed=0
+done
+if [[ $installed == 0 ]]; then
   command -v npm >/dev/null || missing npm "apt-get install npm"
-  echo "validate_k8s: installing kubernetes-models and yaml into $lint_dir/node_modules (npm ci)"
+  echo "validate_k8s: installing kubernetes-models, its cert-manager and prometheus-operator" \
+    "schemas and yaml into $lint_dir/node_modules (npm ci)"
   # Trust the system's CA store as apt and pip do (a network whose TLS goes through a proxy with
   # its own CA installs that CA there), not only node's bundled list.
   if [[ -z "${NODE_EXTRA_CA_CERTS:-}" && -f /etc/ssl/certs/ca-certificates.crt ]]; then
