@@ -31,6 +31,10 @@ struct ClientSecurity {
   // This client's certificate chain and key, for mutual TLS.
   std::string certificate_chain;
   std::string private_key;
+  // The name the daemon's certificate must carry when it differs from the
+  // host dialled (an address resolved from a Service's DNS name; the
+  // ShardedIterator sets it so). Empty: the dialled host.
+  std::string server_name;
   // Bearer token for daemons started with --auth_token_file. Sent in clear
   // over a plaintext channel: only where the operator chose no TLS.
   std::string token;

@@ -72,6 +72,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(std::string address,
   arguments.SetInt("grpc.http2.lookahead_bytes", 64 << 20);
   ITERD_ASSIGN_OR_RETURN(ChannelSecurity security,
                          ResolveChannelSecurity(options.security));
+  if (security.tls && !options.security.server_name.empty()) {
+    arguments.SetSslTargetNameOverride(options.security.server_name);
+  }
   std::shared_ptr<grpc::Channel> channel =
       grpc::experimental::CreateCustomChannelWithInterceptors(
           address, security.credentials, arguments,

@@ -162,6 +162,24 @@ TEST_F(ClientSecurityTest, TheEnvironmentSuppliesDefaults) {
   EXPECT_TRUE((*client)->ListPipelines().ok());
 }
 
+TEST_F(ClientSecurityTest, ServerNameIsWhatTheCertificateIsCheckedAgainst) {
+  // The certificate names localhost and 127.0.0.1; a client that dials the
+  // address but expects another name must fail the handshake.
+  ClientOptions as_localhost = Secured(kToken);
+  as_localhost.security.server_name = "localhost";
+  absl::StatusOr<std::unique_ptr<Client>> client =
+      Client::Connect(daemon_process->address(), as_localhost);
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_TRUE((*client)->ListPipelines().ok());
+
+  ClientOptions as_other = Secured(kToken);
+  as_other.security.server_name = "iterd.other.example";
+  as_other.connect_timeout = absl::Seconds(1);
+  EXPECT_EQ(
+      Client::Connect(daemon_process->address(), as_other).status().code(),
+      absl::StatusCode::kUnavailable);
+}
+
 TEST_F(ClientSecurityTest, TheDaemonLogNeverShowsATokenItWasSent) {
   std::ifstream log(Path("daemon.log"));
   const std::string text((std::istreambuf_iterator<char>(log)),

@@ -48,11 +48,25 @@ absl::Status CheckShardable(const iterd::v1::PipelineConfig& config) {
 
 }  // namespace
 
-ShardedIterator::ShardedIterator(std::vector<std::string> addresses, int rank,
-                                 int world_size,
+ClientOptions ShardedIterator::OptionsFor(
+    const ClientOptions& options,
+    const std::map<std::string, std::string>& host_names,
+    const std::string& address) {
+  ClientOptions for_daemon = options;
+  const auto name = host_names.find(address);
+  if (for_daemon.security.server_name.empty() && name != host_names.end()) {
+    for_daemon.security.server_name = name->second;
+  }
+  return for_daemon;
+}
+
+ShardedIterator::ShardedIterator(std::vector<std::string> addresses,
+                                 std::map<std::string, std::string> host_names,
+                                 int rank, int world_size,
                                  iterd::v1::PipelineConfig config,
                                  ShardedIteratorOptions options)
     : addresses_(std::move(addresses)),
+      host_names_(std::move(host_names)),
       rank_(rank),
       world_size_(world_size),
       config_(std::move(config)),
@@ -94,10 +108,12 @@ absl::StatusOr<std::unique_ptr<ShardedIterator>> ShardedIterator::Create(
         "num_batches must be non-negative, got ", *options.num_batches));
   }
   ITERD_RETURN_IF_ERROR(CheckShardable(config));
+  std::map<std::string, std::string> host_names;
   ITERD_ASSIGN_OR_RETURN(std::vector<std::string> daemons,
-                         ResolveDaemons(addresses));
-  std::unique_ptr<ShardedIterator> iterator(new ShardedIterator(
-      std::move(daemons), rank, world_size, config, std::move(options)));
+                         ResolveDaemons(addresses, &host_names));
+  std::unique_ptr<ShardedIterator> iterator(
+      new ShardedIterator(std::move(daemons), std::move(host_names), rank,
+                          world_size, config, std::move(options)));
   iterator->ConnectAll();
   absl::Status status = iterator->OpenAll();
   if (status.ok()) status = iterator->Plan();
@@ -112,12 +128,13 @@ absl::StatusOr<std::unique_ptr<ShardedIterator>> ShardedIterator::Create(
 absl::StatusOr<std::unique_ptr<ShardedIterator>> ShardedIterator::CreateNamed(
     absl::Span<const std::string> addresses, int rank, int world_size,
     absl::string_view pipeline_name, ShardedIteratorOptions options) {
+  std::map<std::string, std::string> host_names;
   ITERD_ASSIGN_OR_RETURN(std::vector<std::string> daemons,
-                         ResolveDaemons(addresses));
+                         ResolveDaemons(addresses, &host_names));
   absl::Status last_error = absl::UnavailableError("no daemon");
   for (const std::string& address : daemons) {
-    absl::StatusOr<std::unique_ptr<Client>> client =
-        Client::Connect(address, options.client_options);
+    absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(
+        address, OptionsFor(options.client_options, host_names, address));
     absl::StatusOr<std::vector<iterd::v1::PipelineInfo>> pipelines =
         client.ok() ? (*client)->ListPipelines()
                     : absl::StatusOr<std::vector<iterd::v1::PipelineInfo>>(
@@ -129,7 +146,9 @@ absl::StatusOr<std::unique_ptr<ShardedIterator>> ShardedIterator::CreateNamed(
     }
     for (const iterd::v1::PipelineInfo& info : *pipelines) {
       if (info.name() == pipeline_name) {
-        return Create(daemons, rank, world_size, info.config(),
+        // The entries as given: Create resolves them again and keeps the
+        // names the addresses came from.
+        return Create(addresses, rank, world_size, info.config(),
                       std::move(options));
       }
     }
@@ -149,8 +168,9 @@ void ShardedIterator::ConnectAll() {
   std::vector<std::thread> threads;
   for (int d = 0; d < daemons; ++d) {
     threads.emplace_back([this, d] {
-      absl::StatusOr<std::unique_ptr<Client>> client =
-          Client::Connect(addresses_[d], options_.client_options);
+      absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(
+          addresses_[d],
+          OptionsFor(options_.client_options, host_names_, addresses_[d]));
       if (client.ok()) {
         clients_[d] = *std::move(client);
       } else {

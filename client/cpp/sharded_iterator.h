@@ -41,6 +41,7 @@
 #define ITERD_CLIENT_CPP_SHARDED_ITERATOR_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -176,9 +177,17 @@ class ShardedIterator final {
     PartFetcher fetcher;
   };
 
-  ShardedIterator(std::vector<std::string> addresses, int rank, int world_size,
-                  iterd::v1::PipelineConfig config,
+  ShardedIterator(std::vector<std::string> addresses,
+                  std::map<std::string, std::string> host_names, int rank,
+                  int world_size, iterd::v1::PipelineConfig config,
                   ShardedIteratorOptions options);
+
+  // The client options for the daemon at `address`: with TLS, its
+  // certificate is checked against the DNS name the address came from.
+  static ClientOptions OptionsFor(
+      const ClientOptions& options,
+      const std::map<std::string, std::string>& host_names,
+      const std::string& address);
 
   void ConnectAll();
   absl::Status OpenAll();
@@ -199,6 +208,8 @@ class ShardedIterator final {
   void StopThreads();
 
   const std::vector<std::string> addresses_;
+  // Address -> the DNS name it was resolved from (ResolveDaemons).
+  const std::map<std::string, std::string> host_names_;
   const int rank_;
   const int world_size_;
   const iterd::v1::PipelineConfig config_;

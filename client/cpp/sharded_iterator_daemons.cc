@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -85,7 +86,8 @@ bool IsIpLiteral(const std::string& host) {
 }
 
 absl::Status AddResolved(absl::string_view name, const HostPort& split,
-                         std::set<std::string>* addresses) {
+                         std::set<std::string>* addresses,
+                         std::map<std::string, std::string>* host_names) {
   addrinfo hints;
   std::memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
@@ -105,12 +107,17 @@ absl::Status AddResolved(absl::string_view name, const HostPort& split,
       const auto* address =
           reinterpret_cast<const sockaddr_in6*>(info->ai_addr);
       inet_ntop(AF_INET6, &address->sin6_addr, text, sizeof(text));
-      addresses->insert(
-          absl::StrCat("[", text, "]:", ntohs(address->sin6_port)));
+      const std::string resolved =
+          absl::StrCat("[", text, "]:", ntohs(address->sin6_port));
+      addresses->insert(resolved);
+      if (host_names != nullptr) (*host_names)[resolved] = split.host;
     } else if (info->ai_family == AF_INET) {
       const auto* address = reinterpret_cast<const sockaddr_in*>(info->ai_addr);
       inet_ntop(AF_INET, &address->sin_addr, text, sizeof(text));
-      addresses->insert(absl::StrCat(text, ":", ntohs(address->sin_port)));
+      const std::string resolved =
+          absl::StrCat(text, ":", ntohs(address->sin_port));
+      addresses->insert(resolved);
+      if (host_names != nullptr) (*host_names)[resolved] = split.host;
     }
   }
   freeaddrinfo(infos);
@@ -136,7 +143,8 @@ bool IsDaemonFailure(const absl::Status& status) {
 }
 
 absl::StatusOr<std::vector<std::string>> ResolveDaemons(
-    absl::Span<const std::string> entries) {
+    absl::Span<const std::string> entries,
+    std::map<std::string, std::string>* host_names) {
   std::vector<std::string> names;
   std::vector<std::string> sources(entries.begin(), entries.end());
   if (sources.empty()) {
@@ -164,7 +172,7 @@ absl::StatusOr<std::vector<std::string>> ResolveDaemons(
                            : name);
       continue;
     }
-    ITERD_RETURN_IF_ERROR(AddResolved(name, split, &addresses));
+    ITERD_RETURN_IF_ERROR(AddResolved(name, split, &addresses, host_names));
   }
   std::vector<std::pair<AddressKey, std::string>> keyed;
   for (const std::string& address : addresses) {

@@ -12,6 +12,7 @@
 #define ITERD_CLIENT_CPP_SHARDED_ITERATOR_DAEMONS_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,11 @@ namespace iterd::client {
 // numerically (IPv4 first), so every trainer that sees the same DNS answer
 // numbers them the same way. No entries: $ITERD_ADDRESS. InvalidArgument when
 // empty or malformed (naming the entry), Unavailable when a name does not
-// resolve.
+// resolve. `host_names`, when given, receives for each address resolved from
+// a DNS name that name: what the daemon's TLS certificate is checked against.
 absl::StatusOr<std::vector<std::string>> ResolveDaemons(
-    absl::Span<const std::string> entries);
+    absl::Span<const std::string> entries,
+    std::map<std::string, std::string>* host_names = nullptr);
 
 // Samples of each of `num_parts` parts under the ceil split (ImageRecordIter
 // with .idx, NDArrayIter): ceil(total / num_parts) each, the last ones short

@@ -3,6 +3,7 @@
 // per-part / per-trainer counts of ceil_split_sizes / batches_of.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,17 @@ TEST(ResolveDaemonsTest, SortsNumericallyAndDeduplicates) {
   absl::Status malformed = ResolveDaemons({"127.0.0.1:1,nohost"}).status();
   EXPECT_EQ(malformed.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(malformed.message(), "'nohost'")) << malformed;
+}
+
+TEST(ResolveDaemonsTest, RemembersTheNameEachAddressCameFrom) {
+  std::map<std::string, std::string> host_names;
+  absl::StatusOr<std::vector<std::string>> resolved =
+      ResolveDaemons({"localhost:7,127.0.0.9:5"}, &host_names);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  // With TLS the daemon at 127.0.0.1:7 is checked against "localhost"; an IP
+  // given as such has no name to check against but itself.
+  EXPECT_EQ(host_names.at("127.0.0.1:7"), "localhost");
+  EXPECT_EQ(host_names.count("127.0.0.9:5"), 0u);
 }
 
 // (N, D, W, batch) -> parts and per-trainer counts, as printed by the Python
