@@ -32,6 +32,7 @@ tsan_targets=(
   //server/pipeline:image_record_source_test
   //server/service:iterator_registry_test
   //server/service:shared_memory_session_test
+  //server/security:token_store_test
   //tools/im2rec:ordered_pipeline_test
 )
 
