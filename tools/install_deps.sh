@@ -15,8 +15,9 @@ packages=(
   # Python client and tests (Debian's /usr/bin/python3)
   python3 python3-grpcio python3-protobuf python3-numpy python3-pytest python3-venv python3-pip
   python3-setuptools python3-wheel python3-opencv
-  # Used by the test and quick-start scripts; clang for the thread-safety analysis (house rule 11)
-  procps clang
+  # Used by the test and quick-start scripts; clang for the thread-safety analysis (house rule 11);
+  # curl fetches the Abseil sources the TSan phase instruments (tools/sanitizer_tests.sh)
+  procps clang curl
   # Certificates for the TLS tests and the container smoke test (tests/python/test_security.py)
   openssl
   # Container image (deploy/Dockerfile) and its smoke test (deploy/container_smoke.sh): podman with
