@@ -2,8 +2,9 @@
 //
 // PayloadPool: recycles the large buffers that received batches are assembled
 // in. A fresh malloc of >= 64 MB fills at ~2 GB/s (page faults and zeroing,
-// docs/performance-notes.md) while a warm buffer fills at memcpy speed, so a
-// buffer released by the caller goes back to the pool instead of the OS.
+// docs/benchmarks.md, "Design facts") while a warm buffer fills at memcpy
+// speed, so a buffer released by the caller goes back to the pool instead of
+// the OS.
 //
 // Thread-safe: buffers may be released on any thread. Ownership: Acquire
 // returns a shared_ptr whose deleter hands the buffer back; the pool is itself

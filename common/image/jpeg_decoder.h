@@ -4,7 +4,7 @@
 // a JPEG's header (size, chroma subsampling, colour space) and decodes the
 // pixels straight into a caller-owned buffer as BGR, RGB or gray, optionally
 // scaled down in the DCT domain by 1/2, 1/4 or 1/8 (the factors libjpeg-turbo
-// 2.1 runs in SIMD; see docs/performance-notes.md).
+// 2.1 runs in SIMD; see docs/benchmarks.md, "Design facts").
 //
 //   ITERD_ASSIGN_OR_RETURN(std::unique_ptr<JpegDecoder> decoder,
 //                          JpegDecoder::Create());

@@ -6,7 +6,7 @@
 // exactly afterwards, as a view), jpeg_skip_scanlines skips the rows above,
 // and decoding stops after the window's last row. The training pipeline's
 // random 224 crop of a 256-resized image needs about half the pixels, and
-// decoding is most of its cost (docs/performance-notes.md).
+// decoding is most of its cost (docs/benchmarks.md, "Design facts").
 //
 // libjpeg reports fatal errors through longjmp; that stays inside one
 // C-style function of the .cc whose frame holds no object with a destructor.

@@ -48,7 +48,7 @@ std::string ReferencePath(absl::string_view name) {
                       "/iterd/tests/testdata/mxnet-reference/", name);
 }
 
-// The worked examples of docs/mxnet-io-reference.md §1.4.
+// The worked examples of docs/mxnet-semantics.md §1.4.
 TEST(EncodeRecordTest, EightByteRecordMatchesKnownBytes) {
   EXPECT_EQ(Hex(Encoded("record_0")), "0a23d7ce080000007265636f72645f30");
 }

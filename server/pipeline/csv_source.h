@@ -1,6 +1,6 @@
 // File: server/pipeline/csv_source.h
 //
-// CsvSource: the SampleSource of mx.io.CSVIter (docs/mxnet-io-reference.md
+// CsvSource: the SampleSource of mx.io.CSVIter (docs/mxnet-semantics.md
 // section 9). Rows of the data CSV (a file or a folder) are the samples, in
 // file order, reshaped row-major to data_shape; row i of the optional label
 // CSV labels data row i. Parsing runs ahead on the shared ThreadPool through

@@ -1,7 +1,7 @@
 // File: server/pipeline/image_iter_source.h
 //
 // ImageIterSource: the SampleSource of mx.image.ImageIter
-// (docs/mxnet-io-reference.md section 11). Each sample is an image, decoded,
+// (docs/mxnet-semantics.md section 11). Each sample is an image, decoded,
 // turned to RGB and run through the CreateAugmenter list
 // (image::ImageIterAugmenter), written as float32 CHW straight into its batch
 // row, with its label_width float32 labels in the label row.

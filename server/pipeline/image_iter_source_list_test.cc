@@ -1,4 +1,4 @@
-// ImageIterSource against MXNet's ImageIter (docs/mxnet-io-reference.md
+// ImageIterSource against MXNet's ImageIter (docs/mxnet-semantics.md
 // section 11) driven by an image list: a .lst over a .rec, an inline imglist,
 // a .lst of image files under path_root, and bad or missing list entries.
 

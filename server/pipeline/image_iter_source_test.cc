@@ -1,4 +1,4 @@
-// ImageIterSource against MXNet's ImageIter (docs/mxnet-io-reference.md
+// ImageIterSource against MXNet's ImageIter (docs/mxnet-semantics.md
 // section 11) reading .rec files: with and without .idx, pixels, parts,
 // shuffle, threads and broken images, on the 20 JPEG records of
 // tests/testdata/mxnet-reference/f_images.{rec,idx}.

@@ -5,7 +5,7 @@
 // sample at a time, in epoch order; the Batcher on top applies batch_size and
 // the last-batch policy (pad / discard / roll_over).
 //
-// MXNet semantics kept (docs/mxnet-io-reference.md section 7): inputs sorted
+// MXNet semantics kept (docs/mxnet-semantics.md section 7): inputs sorted
 // by name with a plain byte-wise sort ("_10_data" < "_1_data"); N is the first
 // axis of the first sorted data array; NumPy inputs become `output_dtype`
 // (float32 by default); with shuffle, every epoch permutes the previous order

@@ -1,4 +1,4 @@
-"""Reference model of MXNet 1.9.1's batching, restated from docs/mxnet-io-reference.md §7.3 and §8.
+"""Reference model of MXNet 1.9.1's batching, restated from docs/mxnet-semantics.md §7.3 and §8.
 
 The tests compare the daemon's batches with these sample sequences; test_mxnet_model.py pins the
 model itself to the reference's worked examples.

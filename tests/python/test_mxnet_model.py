@@ -1,4 +1,4 @@
-"""Pins the reference model to the worked examples of docs/mxnet-io-reference.md (§7.4, §8)."""
+"""Pins the reference model to the worked examples of docs/mxnet-semantics.md (§7.4, §8)."""
 from mxnet_model import csv_epochs
 from mxnet_model import ndarray_epochs
 

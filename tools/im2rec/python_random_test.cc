@@ -19,7 +19,7 @@ std::vector<int> ShuffledRange(int size, uint64_t seed) {
   return items;
 }
 
-// Known answers from docs/mxnet-io-reference.md §5.2 and CPython 3.11.
+// Known answers from docs/mxnet-semantics.md §5.2 and CPython 3.11.
 TEST(PythonRandomTest, FirstWordsAfterSeed100MatchCPython) {
   PythonRandom random(100);
   EXPECT_EQ(random.NextUint32(), 625644691u);
