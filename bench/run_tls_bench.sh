@@ -18,7 +18,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-PYTHON=/usr/bin/python3
+# shellcheck source=bench/wire_common.sh
+source bench/wire_common.sh
 UINT8_SAMPLES=${UINT8_SAMPLES:-2048}
 FLOAT32_SAMPLES=${FLOAT32_SAMPLES:-1024}
 ROUNDS=${ROUNDS:-5}
@@ -48,16 +49,7 @@ mkdir "$TLS"
   echo "bench $(openssl rand -hex 32)" >tokens
 ) >/dev/null 2>&1
 
-"$PYTHON" - "$ROOT" "$UINT8_SAMPLES" "$FLOAT32_SAMPLES" <<'PY'
-import sys
-import numpy as np
-root, k_uint8, k_float32 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rng = np.random.default_rng(0)
-np.save(f"{root}/wire_uint8.npy",
-        rng.integers(0, 256, size=(k_uint8, 3, 224, 224), dtype=np.uint8))
-np.save(f"{root}/wire_float32.npy",
-        rng.random(size=(k_float32, 3, 224, 224), dtype=np.float32))
-PY
+write_wire_arrays "$ROOT" "$UINT8_SAMPLES" "$FLOAT32_SAMPLES"
 
 # Starts a daemon with the given extra flags; sets ADDRESS (no command
 # substitution: the daemon must be this shell's child, for the cleanup).
@@ -102,17 +94,10 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo
-awk -F= '
-  /_GBps=/ { count[$1]++; sample[$1, count[$1]] = $2 }
-  function median(key,    n, i, j, t, v) {
-    n = count[key]
-    for (i = 1; i <= n; ++i) v[i] = sample[key, i]
-    for (i = 2; i <= n; ++i) for (j = i; j > 1 && v[j - 1] > v[j]; --j) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-  }
+median_figures "$RESULTS" | awk -F= '
+  { value[$1] = $2 }
   END {
-    for (key in count) value[key] = median(key)
-    printf "medians of %d rounds\n", count["tcp_uint8_GBps"]
+    printf "medians of %d rounds\n", rounds
     printf "%-8s %-10s %8s %9s %10s\n", "dtype", "path", "GB/s", "vs TCP", "vs plain"
     split("uint8 float32", dtypes, " ")
     for (d = 1; d <= 2; ++d) {
@@ -127,4 +112,4 @@ awk -F= '
           100 * value[key] / tcp, 100 * value[key] / plain
       }
     }
-  }' "$RESULTS"
+  }' rounds="$ROUNDS"

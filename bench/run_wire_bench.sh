@@ -12,8 +12,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/wire_common.sh
+source bench/wire_common.sh
 REPO=$(pwd)
-PYTHON=/usr/bin/python3
 VENV_PYTHON="$REPO/.venv/bin/python"
 UINT8_SAMPLES=${UINT8_SAMPLES:-4096}
 FLOAT32_SAMPLES=${FLOAT32_SAMPLES:-2048}
@@ -32,16 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$PYTHON" - "$ROOT" "$UINT8_SAMPLES" "$FLOAT32_SAMPLES" <<'PY'
-import sys
-import numpy as np
-root, k_uint8, k_float32 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rng = np.random.default_rng(0)
-np.save(f"{root}/wire_uint8.npy",
-        rng.integers(0, 256, size=(k_uint8, 3, 224, 224), dtype=np.uint8))
-np.save(f"{root}/wire_float32.npy",
-        rng.random(size=(k_float32, 3, 224, 224), dtype=np.float32))
-PY
+write_wire_arrays "$ROOT" "$UINT8_SAMPLES" "$FLOAT32_SAMPLES"
 
 mkfifo "$ROOT/iterd.stdout"
 "$BIN/server/iterd" --listen=127.0.0.1:0 --data_root="$ROOT" \
@@ -86,17 +78,10 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo
-awk -F= '
-  /_GBps=/ { count[$1]++; sample[$1, count[$1]] = $2 }
-  function median(key,    n, i, j, t, v) {
-    n = count[key]
-    for (i = 1; i <= n; ++i) v[i] = sample[key, i]
-    for (i = 2; i <= n; ++i) for (j = i; j > 1 && v[j - 1] > v[j]; --j) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-  }
+median_figures "$RESULTS" | awk -F= '
+  { value[$1] = $2; ++count }
   END {
-    for (key in count) value[key] = median(key)
-    printf "medians of %d rounds\n", count["tcp_uint8_GBps"]
+    printf "medians of %d rounds\n", rounds
     printf "%-8s %-14s %8s %9s %8s\n", "dtype", "path", "GB/s", "vs TCP", "target"
     split("uint8 float32", dtypes, " ")
     split("tcp cpp_raw cpp_proto python", paths, " ")
@@ -110,4 +95,4 @@ awk -F= '
         printf "%-8s %-14s %8.3f %9s %8s\n", dtypes[d], paths[p], value[key], ratio, target
       }
     }
-  }' "$RESULTS"
+  }' rounds="$ROUNDS"
