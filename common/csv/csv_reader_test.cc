@@ -4,6 +4,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,15 @@
 #include "gtest/gtest.h"
 
 namespace iterd::csv {
+
+// Failed expectations show positions field by field (found by ADL, hence
+// outside the unnamed namespace).
+void PrintTo(const CsvPosition& position, std::ostream* os) {
+  *os << "{rows " << position.rows << ", file " << position.file
+      << ", byte_offset " << position.byte_offset << ", line " << position.line
+      << "}";
+}
+
 namespace {
 
 using ::testing::ElementsAre;
@@ -259,6 +271,409 @@ TEST(CsvReaderTest, NonPositiveBlocksInFlightIsInvalid) {
   options.max_blocks_in_flight = 0;
   EXPECT_THAT(CsvReader::Open(path, options, &pool).status().message(),
               HasSubstr("max_blocks_in_flight"));
+}
+
+// Checkpoints: Tell() and Seek().
+
+// What a reader hands out from some point on: every row's bytes, then the
+// end (OK) or the error that stops it.
+struct Rest {
+  std::vector<std::string> rows;
+  absl::Status status;
+  int64_t rows_read = 0;  // rows_read() after the last Next().
+};
+
+Rest ReadRest(CsvReader* reader) {
+  Rest rest;
+  while (true) {
+    absl::Span<const uint8_t> row;
+    bool end = false;
+    rest.status = reader->Next(&row, &end);
+    if (!rest.status.ok() || end) break;
+    rest.rows.emplace_back(reinterpret_cast<const char*>(row.data()),
+                           row.size());
+  }
+  rest.rows_read = reader->rows_read();
+  return rest;
+}
+
+// Reads `count` rows, which must be there.
+void SkipRows(CsvReader* reader, int count) {
+  for (int i = 0; i < count; ++i) {
+    absl::Span<const uint8_t> row;
+    bool end = true;
+    ASSERT_TRUE(reader->Next(&row, &end).ok()) << "row " << i;
+    ASSERT_FALSE(end) << "row " << i;
+  }
+}
+
+// Names the first row that differs rather than printing hundreds of them.
+void ExpectSameRows(const std::vector<std::string>& actual,
+                    const std::vector<std::string>& expected) {
+  EXPECT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size() && i < expected.size(); ++i) {
+    if (actual[i] != expected[i]) {
+      ADD_FAILURE() << "rows differ from row " << i << " on";
+      return;
+    }
+  }
+}
+
+void ExpectSameRest(const Rest& actual, const Rest& expected) {
+  ExpectSameRows(actual.rows, expected.rows);
+  EXPECT_EQ(actual.status, expected.status);
+  EXPECT_EQ(actual.rows_read, expected.rows_read);
+}
+
+std::unique_ptr<CsvReader> OpenOrDie(const std::string& path,
+                                     const CsvReaderOptions& options,
+                                     ThreadPool* pool) {
+  auto reader = CsvReader::Open(path, options, pool);
+  EXPECT_TRUE(reader.ok()) << reader.status();
+  return reader.ok() ? *std::move(reader) : nullptr;
+}
+
+// The positions Tell() must give after 0, 1, ... rows of `files` (contents,
+// in stream order), written down from the rule in csv_reader.h: after a row,
+// the start of the next line (blank lines are not skipped), or {file + 1, 0,
+// 0} when the row ends its file. Lines holding anything but spaces, tabs and
+// '\r' are rows; with a bad line, only the positions up to it are meaningful.
+std::vector<CsvPosition> ExpectedPositions(
+    const std::vector<std::string>& files) {
+  std::vector<CsvPosition> positions(1);  // {0, 0, 0, 0}.
+  for (size_t f = 0; f < files.size(); ++f) {
+    const std::string& text = files[f];
+    size_t begin = 0;
+    for (int64_t line = 0; begin < text.size(); ++line) {
+      size_t end = text.find('\n', begin);
+      end = end == std::string::npos ? text.size() : end + 1;
+      const bool row =
+          text.find_first_not_of(" \t\r\n\xEF\xBB\xBF", begin) < end;
+      begin = end;
+      if (!row) continue;
+      CsvPosition after;
+      after.rows = static_cast<int64_t>(positions.size());
+      if (end == text.size()) {
+        after.file = static_cast<int64_t>(f + 1);
+      } else {
+        after.file = static_cast<int64_t>(f);
+        after.byte_offset = end;
+        after.line = line + 1;
+      }
+      positions.push_back(after);
+    }
+  }
+  return positions;
+}
+
+// For every cut k: reader A reads k rows and tells its position; a fresh
+// reader B seeks there and must hand out exactly what A hands out next (rows,
+// rows_read, final error), as must one long-lived reader seeking from
+// wherever the previous cut left it. Also checks Tell() against `expected`
+// (ExpectedPositions), called after every row on one reader and once per
+// reader on the others, and the end position.
+void ExpectEveryCutResumes(const std::string& path,
+                           const CsvReaderOptions& options,
+                           const std::vector<CsvPosition>& expected,
+                           int64_t num_files, ThreadPool* pool) {
+  std::unique_ptr<CsvReader> whole = OpenOrDie(path, options, pool);
+  ASSERT_NE(whole, nullptr);
+  const Rest all = ReadRest(whole.get());
+  const int total = static_cast<int>(all.rows.size());
+  ASSERT_GT(total, 0);
+  ASSERT_GE(expected.size(), static_cast<size_t>(total) + 1);
+
+  // Tell() after every row: the per-block cursor moves forward only.
+  std::unique_ptr<CsvReader> stepper = OpenOrDie(path, options, pool);
+  ASSERT_NE(stepper, nullptr);
+  for (int k = 0; k <= total; ++k) {
+    EXPECT_EQ(stepper->Tell(), expected[k]) << "after " << k << " rows";
+    EXPECT_EQ(stepper->Tell(), expected[k]) << "again, after " << k;
+    if (k < total) SkipRows(stepper.get(), 1);
+  }
+  // Past the last row: an error leaves Tell() after that row (Seek() there
+  // meets the error again); the end of the data gives the end position.
+  CsvPosition end;
+  end.rows = total;
+  end.file = num_files;
+  const CsvPosition after_all = all.status.ok() ? end : expected[total];
+  ExpectSameRest(ReadRest(stepper.get()), Rest{{}, all.status, total});
+  EXPECT_EQ(stepper->Tell(), after_all);
+
+  std::unique_ptr<CsvReader> reused = OpenOrDie(path, options, pool);
+  ASSERT_NE(reused, nullptr);
+  for (int k = 0; k <= total; ++k) {
+    SCOPED_TRACE(absl::StrCat("cut after ", k, " rows"));
+    std::unique_ptr<CsvReader> a = OpenOrDie(path, options, pool);
+    ASSERT_NE(a, nullptr);
+    SkipRows(a.get(), k);
+    const CsvPosition position = a->Tell();
+    EXPECT_EQ(position, expected[k]);
+    EXPECT_EQ(position.rows, k);
+    const Rest rest = ReadRest(a.get());
+    ExpectSameRows(rest.rows, std::vector<std::string>(all.rows.begin() + k,
+                                                       all.rows.end()));
+    EXPECT_EQ(rest.status, all.status);
+    EXPECT_EQ(rest.rows_read, all.rows_read);
+
+    std::unique_ptr<CsvReader> b = OpenOrDie(path, options, pool);
+    ASSERT_NE(b, nullptr);
+    ASSERT_TRUE(b->Seek(position).ok());
+    EXPECT_EQ(b->Tell(), position);
+    EXPECT_EQ(b->rows_read(), k);
+    ExpectSameRest(ReadRest(b.get()), rest);
+    EXPECT_EQ(b->Tell(), after_all);
+
+    ASSERT_TRUE(reused->Seek(position).ok());
+    EXPECT_EQ(reused->Tell(), position);
+    ExpectSameRest(ReadRest(reused.get()), rest);
+    EXPECT_EQ(reused->Tell(), after_all);
+  }
+}
+
+CsvReaderOptions Named(CsvReaderOptions options, const std::string& name) {
+  options.name = name;
+  return options;
+}
+
+TEST(CsvReaderSeekTest, EveryCutOfOneFileResumes) {
+  // Blank lines every 7 rows, spaces, CRLF, trailing blank lines.
+  const std::string text =
+      "\n  \n" + PairRows(60) + "5, 6\r\n\t\n7 ,8\r\n\n \n";
+  const std::string path = WriteFile(TempDir("seek_one") + "/a.csv", text);
+  ThreadPool pool(2);
+  for (size_t block_size : std::vector<size_t>{1, 7, 16, size_t{1} << 20}) {
+    SCOPED_TRACE(absl::StrCat("block_size_bytes ", block_size));
+    ExpectEveryCutResumes(path, Int32Pairs(block_size),
+                          ExpectedPositions({text}), 1, &pool);
+  }
+}
+
+TEST(CsvReaderSeekTest, EveryCutOfAFolderResumes) {
+  const std::string dir = TempDir("seek_folder");
+  const std::vector<std::string> texts = {
+      "\xEF\xBB\xBF" + PairRows(20),  // a: BOM.
+      "\n\n",                         // b: blank lines only.
+      "",                             // c: empty.
+      PairRows(15) + "\n 9,9",        // d: no newline at the end.
+      "\xEF\xBB\xBF",                 // e: just a BOM.
+      "1,1\r\n\r\n2,2\r\n",           // f: CRLF.
+      "3,3\n\n\n",                    // g: blank lines after the last row.
+  };
+  for (size_t i = 0; i < texts.size(); ++i) {
+    WriteFile(dir + "/" + std::string(1, static_cast<char>('a' + i)) + ".csv",
+              texts[i]);
+  }
+  ThreadPool pool(2);
+  for (size_t block_size : std::vector<size_t>{1, 5, 16, size_t{1} << 20}) {
+    SCOPED_TRACE(absl::StrCat("block_size_bytes ", block_size));
+    ExpectEveryCutResumes(dir, Int32Pairs(block_size), ExpectedPositions(texts),
+                          static_cast<int64_t>(texts.size()), &pool);
+  }
+}
+
+// Past a Seek(), a bad line is still reported with its own file and line.
+TEST(CsvReaderSeekTest, EveryCutBeforeABadLineReportsItsTrueLine) {
+  const std::string dir = TempDir("seek_bad");
+  const std::vector<std::string> texts = {
+      PairRows(30),
+      PairRows(42) + "7,oops\n1,2\n",  // Line 49, after a blank line.
+  };
+  WriteFile(dir + "/a.csv", texts[0]);
+  WriteFile(dir + "/b.csv", texts[1]);
+  ThreadPool pool(2);
+  for (size_t block_size : std::vector<size_t>{1, 16, size_t{1} << 20}) {
+    SCOPED_TRACE(absl::StrCat("block_size_bytes ", block_size));
+    const CsvReaderOptions options = Named(Int32Pairs(block_size), "in/dir");
+    ExpectEveryCutResumes(dir, options, ExpectedPositions(texts), 2, &pool);
+    std::unique_ptr<CsvReader> reader = OpenOrDie(dir, options, &pool);
+    ASSERT_NE(reader, nullptr);
+    SkipRows(reader.get(), 67);
+    const CsvPosition position = reader->Tell();
+    ASSERT_EQ(position.file, 1);
+    std::unique_ptr<CsvReader> resumed = OpenOrDie(dir, options, &pool);
+    ASSERT_NE(resumed, nullptr);
+    ASSERT_TRUE(resumed->Seek(position).ok());
+    const Rest rest = ReadRest(resumed.get());
+    EXPECT_EQ(rest.rows.size(), 5u);
+    EXPECT_EQ(rest.rows_read, 72);
+    EXPECT_EQ(rest.status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(rest.status.message(), HasSubstr("in/dir/b.csv:49: field 2"));
+    EXPECT_THAT(rest.status.message(), Not(HasSubstr(dir)));
+  }
+}
+
+TEST(CsvReaderSeekTest, SeekToTheEndAndBackAfterRewindOrAnError) {
+  const std::string path =
+      WriteFile(TempDir("seek_end") + "/a.csv", PairRows(100) + "bad\n");
+  ThreadPool pool(2);
+  std::unique_ptr<CsvReader> reader = OpenOrDie(path, Int32Pairs(16), &pool);
+  ASSERT_NE(reader, nullptr);
+  SkipRows(reader.get(), 40);
+  const CsvPosition at_40 = reader->Tell();
+  EXPECT_EQ(ReadRest(reader.get()).status.code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // The end: nothing more, and the error is gone.
+  CsvPosition end;
+  end.rows = 100;
+  end.file = 1;
+  ASSERT_TRUE(reader->Seek(end).ok());
+  EXPECT_EQ(reader->Tell(), end);
+  Rest rest = ReadRest(reader.get());
+  EXPECT_TRUE(rest.status.ok()) << rest.status;
+  EXPECT_TRUE(rest.rows.empty());
+  EXPECT_EQ(rest.rows_read, 100);
+  EXPECT_EQ(reader->Tell(), end);
+
+  // Back into the middle from the end, then after a Rewind part-way.
+  ASSERT_TRUE(reader->Seek(at_40).ok());
+  rest = ReadRest(reader.get());
+  EXPECT_EQ(rest.rows.size(), 60u);
+  EXPECT_EQ(rest.rows_read, 100);
+  EXPECT_THAT(rest.status.message(), HasSubstr(":115: field 1: 'bad'"));
+  ASSERT_TRUE(reader->Rewind().ok());
+  EXPECT_EQ(reader->Tell(), CsvPosition());
+  SkipRows(reader.get(), 7);
+  ASSERT_TRUE(reader->Seek(at_40).ok());
+  std::vector<int32_t> firsts;
+  ASSERT_TRUE(ReadFirstValues(reader.get(), 3, &firsts).ok());
+  EXPECT_THAT(firsts, ElementsAre(40, 41, 42));
+  EXPECT_EQ(reader->rows_read(), 43);
+}
+
+// Positions come from clients: every field is checked, the message names the
+// input as options.name does (never the path), and a refused Seek() leaves
+// the reader where it was.
+TEST(CsvReaderSeekTest, HostilePositionsAreRefusedAndLeaveTheReaderAlone) {
+  const std::string dir = TempDir("seek_hostile");
+  const std::string a =
+      "\xEF\xBB\xBF"
+      "1,1\n2,2\n3,3\n4,4\n";  // 19 bytes.
+  WriteFile(dir + "/a.csv", a);
+  WriteFile(dir + "/b.csv", "5,5\n6,6");
+  ThreadPool pool(2);
+  std::unique_ptr<CsvReader> reader =
+      OpenOrDie(dir, Named(Int32Pairs(4), "in/dir"), &pool);
+  ASSERT_NE(reader, nullptr);
+  SkipRows(reader.get(), 2);
+  const CsvPosition before = reader->Tell();
+
+  const auto at = [](int64_t rows, int64_t file, uint64_t byte_offset,
+                     int64_t line) {
+    CsvPosition position;
+    position.rows = rows;
+    position.file = file;
+    position.byte_offset = byte_offset;
+    position.line = line;
+    return position;
+  };
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  const struct {
+    CsvPosition position;
+    std::string message;
+  } cases[] = {
+      {at(-1, 0, 0, 0), "rows is -1"},
+      {at(kMin, 0, 0, 0), "rows is -9223372036854775808"},
+      {at(0, 0, 0, -1), "line is -1"},
+      {at(0, -1, 0, 0), "file is -1, must be in [0, 2]"},
+      {at(0, kMin, 0, 0), "file is -9223372036854775808"},
+      {at(0, 3, 0, 0), "file is 3, must be in [0, 2]"},
+      {at(0, kMax, 0, 0), "file is 9223372036854775807"},
+      {at(0, 2, 1, 0), "byte_offset is 1 at the end of the data"},
+      {at(0, 0, 20, 0), "byte_offset is 20, past the end of in/dir/a.csv"},
+      {at(0, 1, std::numeric_limits<uint64_t>::max(), 0),
+       "byte_offset is 18446744073709551615, past the end of in/dir/b.csv"},
+      {at(0, 0, 1, 0), "byte_offset 1 of in/dir/a.csv is not at the start"},
+      {at(0, 0, 3, 0), "byte_offset 3 of in/dir/a.csv is not at the start"},
+      {at(0, 0, 9, 0), "byte_offset 9 of in/dir/a.csv is not at the start"},
+      {at(0, 1, 7, 0), "byte_offset 7 of in/dir/b.csv is not at the start"},
+      {at(0, 0, 7, 8), "line is 8, more than byte_offset 7 allows"},
+      {at(0, 0, 7, kMax), "line is 9223372036854775807"},
+      {at(0, 2, 0, 1), "line is 1, more than byte_offset 0 allows"},
+      {at(8, 0, 7, 1), "rows is 8, more than the 7 bytes before"},
+      {at(27, 1, 4, 1), "rows is 27, more than the 23 bytes before"},
+      {at(kMax, 2, 0, 0), "rows is 9223372036854775807"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.message);
+    const absl::Status status = reader->Seek(c.position);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_THAT(status.message(), HasSubstr("in/dir: cannot seek: "));
+    EXPECT_THAT(status.message(), HasSubstr(c.message));
+    EXPECT_THAT(status.message(), Not(HasSubstr(dir)));
+    EXPECT_EQ(reader->Tell(), before);
+  }
+  std::vector<int32_t> firsts;
+  ASSERT_TRUE(ReadFirstValues(reader.get(), 1, &firsts).ok());
+  EXPECT_THAT(firsts, ElementsAre(3));
+
+  // The bounds themselves are fine: the end of a file with a newline, the
+  // end of the data, the most rows and lines that bytes allow.
+  ASSERT_TRUE(reader->Seek(at(19, 0, 19, 19)).ok());
+  firsts.clear();
+  ASSERT_TRUE(ReadFirstValues(reader.get(), 10, &firsts).ok());
+  EXPECT_THAT(firsts, ElementsAre(5, 6));
+  EXPECT_EQ(reader->rows_read(), 21);
+  ASSERT_TRUE(reader->Seek(at(26, 2, 0, 0)).ok());
+  EXPECT_EQ(ReadRest(reader.get()).rows_read, 26);
+  ASSERT_TRUE(reader->Rewind().ok());
+  firsts.clear();
+  ASSERT_TRUE(ReadFirstValues(reader.get(), 10, &firsts).ok());
+  EXPECT_THAT(firsts, ElementsAre(1, 2, 3, 4, 5, 6));
+}
+
+// The bad line opens a block, and the block before it ends with blank lines
+// after its last row: Tell() is still right after that row.
+TEST(CsvReaderSeekTest, TellAfterAnErrorIsRightAfterTheLastRow) {
+  const std::string text = "1,1\n\n\nbad\n";
+  const std::string path = WriteFile(TempDir("seek_error") + "/a.csv", text);
+  ThreadPool pool(1);
+  // 6 bytes: the first block is "1,1\n\n\n", the second "bad\n".
+  std::unique_ptr<CsvReader> reader = OpenOrDie(path, Int32Pairs(6), &pool);
+  ASSERT_NE(reader, nullptr);
+  const Rest rest = ReadRest(reader.get());
+  EXPECT_THAT(rest.status.message(), HasSubstr(":4: field 1: 'bad'"));
+  CsvPosition after_row;
+  after_row.rows = 1;
+  after_row.byte_offset = 4;
+  after_row.line = 1;
+  EXPECT_EQ(reader->Tell(), after_row);
+  EXPECT_EQ(reader->Tell(), ExpectedPositions({text})[1]);
+  ASSERT_TRUE(reader->Seek(after_row).ok());
+  ExpectSameRest(ReadRest(reader.get()), Rest{{}, rest.status, 1});
+}
+
+// A row count or line that is wrong but possible cannot be told in O(1): the
+// reader counts on from it.
+TEST(CsvReaderSeekTest, WrongButPossibleCountsAreCountedFrom) {
+  const std::string path =
+      WriteFile(TempDir("seek_counts") + "/a.csv", "1,2\n3,4\n\n5,6\nbad\n");
+  ThreadPool pool(1);
+  std::unique_ptr<CsvReader> reader =
+      OpenOrDie(path, Named(Int32Pairs(3), "a.csv"), &pool);
+  ASSERT_NE(reader, nullptr);
+  CsvPosition position;
+  position.rows = 3;
+  position.byte_offset = 4;  // Line 1 ("3,4").
+  position.line = 4;
+  ASSERT_TRUE(reader->Seek(position).ok());
+  EXPECT_EQ(reader->Tell(), position);
+  const Rest rest = ReadRest(reader.get());
+  EXPECT_EQ(rest.rows.size(), 2u);
+  EXPECT_EQ(rest.rows_read, 5);
+  EXPECT_THAT(rest.status.message(), HasSubstr("a.csv:8: field 1: 'bad'"));
+  // A blank line is a line start too; Tell() gives back what Seek() got.
+  position.rows = 2;
+  position.byte_offset = 8;  // Line 2, blank.
+  position.line = 2;
+  ASSERT_TRUE(reader->Seek(position).ok());
+  EXPECT_EQ(reader->Tell(), position);
+  std::vector<int32_t> firsts;
+  EXPECT_THAT(ReadFirstValues(reader.get(), 10, &firsts).message(),
+              HasSubstr("a.csv:5: field 1: 'bad'"));
+  EXPECT_THAT(firsts, ElementsAre(5));
 }
 
 }  // namespace
