@@ -17,6 +17,11 @@ Engine::Engine(uint64_t seed, uint64_t stream, uint64_t index) {
   state_ = state;
 }
 
+uint64_t PassSeed(uint64_t seed, int64_t epoch, int64_t pass) {
+  return Engine(seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(pass))
+      .Next();
+}
+
 uint64_t Engine::Mix(uint64_t value) {
   value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9ULL;
   value = (value ^ (value >> 27)) * 0x94D049BB133111EBULL;

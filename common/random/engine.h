@@ -46,6 +46,15 @@ class Engine final {
   uint64_t state_;
 };
 
+// Stream of the per-sample augmentation engines:
+// Engine(PassSeed(seed, epoch, pass), kAugmentStream, position).
+inline constexpr uint64_t kAugmentStream = 0x4155474D454E54;  // "AUGMENT"
+
+// The seed of pass `pass` (restarts of the order) of epoch `epoch` of a run
+// seeded `seed`: with the sample's position it keys every random draw of that
+// sample, so a sample's augmentation is a pure function of where it is.
+uint64_t PassSeed(uint64_t seed, int64_t epoch, int64_t pass);
+
 // Fisher-Yates: permutes `items` uniformly at random. The result depends only
 // on the engine's state and items.size().
 template <typename T>

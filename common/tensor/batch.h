@@ -20,6 +20,7 @@
 #include "absl/types/span.h"
 #include "common/tensor/dtype.h"
 #include "common/tensor/payload_pool.h"
+#include "common/tensor/stream_position.h"
 
 namespace iterd {
 
@@ -106,6 +107,9 @@ class Batch final {
   std::vector<uint64_t> index;  // Empty when the iterator has no sample ids.
   int64_t epoch = 0;
   int64_t sequence = 0;
+  // The stream's position right after this batch (what a client saves to
+  // resume after it).
+  StreamPosition after;
 
  private:
   std::vector<TensorSpec> data_specs_;

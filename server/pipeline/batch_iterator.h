@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "common/tensor/batch.h"
+#include "common/tensor/stream_position.h"
 
 namespace iterd::pipeline {
 
@@ -32,6 +33,17 @@ class BatchIterator {
   // may have reached the end of the epoch while its consumer is still in the
   // middle; a reset then starts the next epoch afresh, as it would in MXNet.
   virtual absl::Status Reset(bool epoch_finished) = 0;
+
+  // Where the stream is: the position before the batch GetNext() returns
+  // next (each Batch carries the one after it in Batch::after).
+  virtual StreamPosition position() const = 0;
+
+  // Continues from `position` as position() or Batch::after reported it (on
+  // this or another instance of the same config): the batches that followed
+  // it then follow now. Reads nothing before it (a roll_over tail held for
+  // the next epoch is re-read). InvalidArgument for a position this stream
+  // cannot have.
+  virtual absl::Status Restore(const StreamPosition& position) = 0;
 
   // Full batch shapes (batch axis first) of every data and label tensor.
   virtual const std::vector<TensorSpec>& data_specs() const = 0;

@@ -96,25 +96,26 @@ std::shared_ptr<Batch> Batcher::NewBatch() const {
 }
 
 absl::Status Batcher::FillFromPass(Batch* batch, int64_t* filled,
-                                   bool* end_of_pass) {
+                                   bool* end_of_pass, int64_t end_row) {
   // Never anything sized by the rows still missing: a pass much shorter than
   // the batch (pad tiling 10 samples into 2^24 rows) calls this once per
   // pass, so per-call work must be per row written.
   *end_of_pass = false;
+  if (end_row < 0) end_row = options_.batch_size;
   if (!batch->index.empty()) {
     int64_t read = 0;
     ITERD_RETURN_IF_ERROR(source_->ReadSamples(
-        batch, *filled, options_.batch_size - *filled,
-        batch->index.data() + *filled, &read, end_of_pass));
+        batch, *filled, end_row - *filled, batch->index.data() + *filled, &read,
+        end_of_pass));
     *filled += read;
     return absl::OkStatus();
   }
   if (scratch_ids_.empty()) {
     scratch_ids_.resize(std::min(options_.batch_size, kIdScratchRows));
   }
-  while (*filled < options_.batch_size && !*end_of_pass) {
+  while (*filled < end_row && !*end_of_pass) {
     const int64_t count =
-        std::min<int64_t>(options_.batch_size - *filled, scratch_ids_.size());
+        std::min<int64_t>(end_row - *filled, scratch_ids_.size());
     int64_t read = 0;
     ITERD_RETURN_IF_ERROR(source_->ReadSamples(
         batch, *filled, count, scratch_ids_.data(), &read, end_of_pass));
@@ -146,6 +147,9 @@ absl::Status Batcher::GetNext(std::shared_ptr<Batch>* batch,
     current = NewBatch();
   }
   const int64_t carried = filled;
+  // Where this batch's new samples start: the held tail's position if the
+  // batch turns out short and is held.
+  const SourcePosition batch_from = source_->Tell();
   bool end_of_pass = false;
   ITERD_RETURN_IF_ERROR(FillFromPass(current.get(), &filled, &end_of_pass));
   // Only the roll_over policies carry rows; pad is 0 otherwise.
@@ -156,6 +160,8 @@ absl::Status Batcher::GetNext(std::shared_ptr<Batch>* batch,
   if (filled < options_.batch_size) {
     bool keep = false;
     ITERD_RETURN_IF_ERROR(CompleteShortBatch(&current, filled, &keep));
+    // A held tail that already opened with carried rows keeps their origin.
+    if (held_batch_ != nullptr && carried == 0) held_from_ = batch_from;
     epoch_over_ = true;
     if (!keep) {
       *end_of_epoch = true;
@@ -164,6 +170,7 @@ absl::Status Batcher::GetNext(std::shared_ptr<Batch>* batch,
   }
   current->epoch = epoch_;
   current->sequence = sequence_++;
+  current->after = position();
   *batch = std::move(current);
   return absl::OkStatus();
 }
@@ -261,6 +268,86 @@ absl::Status Batcher::Reset(bool epoch_finished) {
     held_rows_ = 0;
   }
   return source_->StartEpoch(epoch_);
+}
+
+StreamPosition Batcher::position() const {
+  StreamPosition position;
+  position.epoch = epoch_;
+  position.sequence = sequence_;
+  position.epoch_over = epoch_over_;
+  position.epoch_started = epoch_started_;
+  if (epoch_started_) {
+    position.source = source_->Tell();
+  } else {
+    position.source.epoch = epoch_;
+  }
+  position.continue_after_wrap = continue_after_wrap_;
+  if (held_batch_ != nullptr) {
+    position.held_rows = held_rows_;
+    position.held_from = held_from_;
+  }
+  return position;
+}
+
+absl::Status Batcher::ReadHeldRows(const SourcePosition& from, int64_t rows) {
+  ITERD_RETURN_IF_ERROR(source_->Seek(from));
+  held_batch_ = NewBatch();
+  held_rows_ = 0;
+  held_from_ = from;
+  int64_t epoch = from.epoch;
+  while (held_rows_ < rows) {
+    bool end_of_pass = false;
+    const int64_t before = held_rows_;
+    ITERD_RETURN_IF_ERROR(
+        FillFromPass(held_batch_.get(), &held_rows_, &end_of_pass, rows));
+    if (held_rows_ < rows) {
+      // The tail spans epochs only when whole passes are shorter than the
+      // batch: go on with the next epoch's pass, as the epochs did. Each
+      // pass gave at least one row, or the state lies.
+      if (held_rows_ == before || ++epoch > from.epoch + rows) {
+        return absl::InvalidArgumentError(
+            "state: held_rows is more than the data holds");
+      }
+      ITERD_RETURN_IF_ERROR(source_->StartEpoch(epoch));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Batcher::Restore(const StreamPosition& position) {
+  if (position.epoch < 0 || position.sequence < 0 || position.held_rows < 0 ||
+      position.held_rows >= options_.batch_size ||
+      (position.held_rows > 0 &&
+       options_.policy != LastBatchPolicy::kRollOver &&
+       options_.policy != LastBatchPolicy::kRollOverPadIsNew) ||
+      (position.continue_after_wrap &&
+       options_.policy != LastBatchPolicy::kRoundBatch) ||
+      (position.epoch_started && position.source.epoch > position.epoch) ||
+      (!position.epoch_started &&
+       (position.held_rows > 0 || position.epoch_over))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state: epoch ", position.epoch, ", held_rows ", position.held_rows,
+        ", continue_after_wrap ", position.continue_after_wrap,
+        " do not describe a stream of batch_size ", options_.batch_size,
+        " with this last-batch policy"));
+  }
+  held_batch_.reset();
+  held_rows_ = 0;
+  if (position.held_rows > 0) {
+    ITERD_RETURN_IF_ERROR(ReadHeldRows(position.held_from, position.held_rows));
+  }
+  if (position.epoch_started) {
+    ITERD_RETURN_IF_ERROR(source_->Seek(position.source));
+  }
+  epoch_ = position.epoch;
+  sequence_ = position.sequence;
+  epoch_over_ = position.epoch_over;
+  epoch_started_ = position.epoch_started;
+  continue_after_wrap_ = position.continue_after_wrap;
+  // A tail read after the epoch ended waits for a finished Reset(); one
+  // restored after that Reset opens this epoch's first batch.
+  held_for_next_epoch_ = held_batch_ != nullptr && !epoch_over_;
+  return absl::OkStatus();
 }
 
 }  // namespace iterd::pipeline

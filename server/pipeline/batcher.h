@@ -92,6 +92,8 @@ class Batcher final : public BatchIterator {
   absl::Status GetNext(std::shared_ptr<Batch>* batch,
                        bool* end_of_epoch) override;
   absl::Status Reset(bool epoch_finished) override;
+  StreamPosition position() const override;
+  absl::Status Restore(const StreamPosition& position) override;
   const std::vector<TensorSpec>& data_specs() const override {
     return data_specs_;
   }
@@ -105,10 +107,15 @@ class Batcher final : public BatchIterator {
   Batcher(const BatcherOptions& options, std::unique_ptr<SampleSource> source,
           const PayloadPoolFactory& make_payload_pool);
 
-  // Fills rows [*filled, batch_size) from the current pass; stops early at the
-  // end of the pass. Work and memory are linear in the rows written, however
-  // many times a short pass is repeated to complete a batch.
-  absl::Status FillFromPass(Batch* batch, int64_t* filled, bool* end_of_pass);
+  // Fills rows [*filled, end_row) (default: the whole batch) from the
+  // current pass; stops early at the end of the pass. Work and memory are
+  // linear in the rows written, however many times a short pass is repeated
+  // to complete a batch.
+  absl::Status FillFromPass(Batch* batch, int64_t* filled, bool* end_of_pass,
+                            int64_t end_row = -1);
+  // Restore(): reads the `rows` held roll_over samples again, from `from` on
+  // through as many following epochs as they span.
+  absl::Status ReadHeldRows(const SourcePosition& from, int64_t rows);
   // Completes a short batch according to the policy. Sets *keep = false when
   // the batch is dropped (discard, roll_over, or nothing to complete).
   absl::Status CompleteShortBatch(std::shared_ptr<Batch>* batch, int64_t filled,
@@ -136,6 +143,9 @@ class Batcher final : public BatchIterator {
   // [0, held_rows_) of held_batch_).
   std::shared_ptr<Batch> held_batch_;
   int64_t held_rows_ = 0;
+  // Where the held samples were read from (the first of them, when a pass
+  // shorter than the batch makes the tail span epochs).
+  SourcePosition held_from_;
   // kRollOver / kRollOverPadIsNew: held_batch_ belongs to the epoch that is
   // starting (set by Reset()).
   bool held_for_next_epoch_ = false;

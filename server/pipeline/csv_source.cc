@@ -1,5 +1,6 @@
 #include "server/pipeline/csv_source.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -184,9 +185,51 @@ absl::Status CsvSource::Rewind() {
   ITERD_RETURN_IF_ERROR(data_reader_->Rewind());
   if (label_reader_ != nullptr) ITERD_RETURN_IF_ERROR(label_reader_->Rewind());
   next_sample_id_ = 0;
+  ++pass_;
   return absl::OkStatus();
 }
 
-absl::Status CsvSource::StartEpoch(int64_t /*epoch*/) { return Rewind(); }
+absl::Status CsvSource::StartEpoch(int64_t epoch) {
+  ITERD_RETURN_IF_ERROR(Rewind());
+  epoch_ = epoch;
+  pass_ = 0;
+  return absl::OkStatus();
+}
+
+SourcePosition CsvSource::Tell() const {
+  SourcePosition position{
+      epoch_, pass_, static_cast<int64_t>(next_sample_id_), {}};
+  for (const csv::CsvReader* reader :
+       {data_reader_.get(), label_reader_.get()}) {
+    if (reader == nullptr) continue;
+    const csv::CsvPosition at = reader->Tell();
+    position.cursor.push_back(static_cast<uint64_t>(at.file));
+    position.cursor.push_back(at.byte_offset);
+    position.cursor.push_back(static_cast<uint64_t>(at.line));
+  }
+  return position;
+}
+
+absl::Status CsvSource::Seek(const SourcePosition& position) {
+  const size_t readers = label_reader_ == nullptr ? 1 : 2;
+  // The number of rows is unknown before a pass: a position past the end is
+  // refused by the readers (a byte offset past their file).
+  ITERD_RETURN_IF_ERROR(CheckSourcePosition(position, -1, 3 * readers));
+  for (size_t i = 0; i < readers; ++i) {
+    csv::CsvPosition at;
+    at.rows = position.position;
+    at.file = static_cast<int64_t>(
+        std::min<uint64_t>(position.cursor[3 * i], INT64_MAX));
+    at.byte_offset = position.cursor[3 * i + 1];
+    at.line = static_cast<int64_t>(
+        std::min<uint64_t>(position.cursor[3 * i + 2], INT64_MAX));
+    csv::CsvReader* reader = i == 0 ? data_reader_.get() : label_reader_.get();
+    ITERD_RETURN_IF_ERROR(reader->Seek(at));
+  }
+  epoch_ = position.epoch;
+  pass_ = position.pass;
+  next_sample_id_ = static_cast<uint64_t>(position.position);
+  return absl::OkStatus();
+}
 
 }  // namespace iterd::pipeline

@@ -88,6 +88,11 @@ class CsvSource final : public SampleSource {
   absl::Status Rewind() override;
   // CSV never shuffles: every epoch is the file order.
   absl::Status StartEpoch(int64_t epoch) override;
+  // The cursor holds, per reader (data, then label), the file index, byte
+  // offset and line of its next row (csv::CsvPosition): CSV rows are found by
+  // their byte offset, so a Seek reads nothing before the position.
+  SourcePosition Tell() const override;
+  absl::Status Seek(const SourcePosition& position) override;
 
  private:
   CsvSource(std::unique_ptr<csv::CsvReader> data_reader,
@@ -100,6 +105,8 @@ class CsvSource final : public SampleSource {
   const std::vector<TensorSpec> data_specs_;
   const std::vector<TensorSpec> label_specs_;
   uint64_t next_sample_id_ = 0;
+  int64_t epoch_ = 0;
+  int64_t pass_ = 0;
 };
 
 }  // namespace iterd::pipeline

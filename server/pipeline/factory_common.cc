@@ -245,6 +245,12 @@ absl::StatusOr<OpenedPipeline> StartPipeline(
     opened.provide_label.push_back(
         MakeDesc(shape.label_names[i], batcher->label_specs()[i], "NCHW"));
   }
+  if (environment.resume_position.has_value()) {
+    // Before the prefetcher starts producing: nothing before the position is
+    // read.
+    ITERD_RETURN_IF_ERROR(batcher->Restore(*environment.resume_position));
+  }
+  opened.start_position = batcher->position();
   opened.batch_size = shape.batch_size;
   opened.source_stats = [stats_source] { return stats_source->stats(); };
   opened.prefetcher = std::make_unique<Prefetcher>(

@@ -292,13 +292,46 @@ absl::Status ImageIterSource::StartEpoch(int64_t epoch) {
       random::Shuffle(absl::MakeSpan(order_), &engine);
     }
   }
-  return Rewind();
+  BeginPass(0);
+  position_ = 0;
+  if (sequential_) reader_->Seek(0);
+  return absl::OkStatus();
 }
 
 absl::Status ImageIterSource::Rewind() {
-  ++pass_;  // StartEpoch also ends here.
+  BeginPass(pass_ + 1);
   position_ = 0;
   if (sequential_) reader_->Seek(0);
+  return absl::OkStatus();
+}
+
+void ImageIterSource::BeginPass(int64_t pass) {
+  pass_ = pass;
+  pass_seed_ = random::PassSeed(options_.seed, epoch_, pass_);
+}
+
+SourcePosition ImageIterSource::Tell() const {
+  SourcePosition position{epoch_, pass_, position_, {}};
+  if (sequential_) position.cursor.push_back(reader_->Tell());
+  return position;
+}
+
+absl::Status ImageIterSource::Seek(const SourcePosition& position) {
+  ITERD_RETURN_IF_ERROR(
+      CheckSourcePosition(position, num_samples(), sequential_ ? 1 : 0));
+  ITERD_RETURN_IF_ERROR(StartEpoch(position.epoch));
+  BeginPass(position.pass);
+  position_ = position.position;
+  if (sequential_) {
+    // Any offset is safe: the reader resyncs (or reports damage) from there,
+    // and an offset past the end is the end of the pass.
+    if (position.cursor[0] % 4 != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("source position: cursor ", position.cursor[0],
+                       " is not a record head (a multiple of 4)"));
+    }
+    reader_->Seek(position.cursor[0]);
+  }
   return absl::OkStatus();
 }
 
@@ -418,7 +451,7 @@ void ImageIterSource::DecodeOrThrow(Job* job, Batch* batch) const {
   }
   cv::Mat rgb;
   cv::cvtColor(*bgr, rgb, cv::COLOR_BGR2RGB);
-  random::Engine engine(options_.seed, pass_,
+  random::Engine engine(pass_seed_, random::kAugmentStream,
                         static_cast<uint64_t>(job->position));
   float* pixels = reinterpret_cast<float*>(batch->data(0).row(job->row).data());
   job->status = augmenter_.Apply(

@@ -132,6 +132,10 @@ class ImageIterSource final : public SampleSource {
   SourceStats stats() const override;
   absl::Status Rewind() override;
   absl::Status StartEpoch(int64_t epoch) override;
+  // Reading a .rec without .idx sequentially, the position's cursor is the
+  // byte offset of the next record ({offset}); otherwise it is empty.
+  SourcePosition Tell() const override;
+  absl::Status Seek(const SourcePosition& position) override;
 
  private:
   // Where one sample's image and labels are.
@@ -168,12 +172,16 @@ class ImageIterSource final : public SampleSource {
   std::unique_ptr<SkipReporter> reporter_;
   std::unique_ptr<recordio::RecordReader> reader_;
 
+  // Sets pass_ and the augmentation seed of (epoch_, pass_).
+  void BeginPass(int64_t pass);
+
   int64_t epoch_ = 0;
-  // Passes over the data so far (every StartEpoch and Rewind begins one).
-  // Augmentation draws come from (seed, pass, position): the filler samples of
-  // a padded last batch, re-read from position 0, get fresh augmentations
-  // instead of repeating the epoch's first ones.
-  uint64_t pass_ = 0;
+  // Rewinds since StartEpoch(epoch_). Augmentation draws come from (seed,
+  // epoch, pass, position): the filler samples of a padded last batch,
+  // re-read from position 0, get fresh augmentations instead of repeating the
+  // epoch's first ones.
+  int64_t pass_ = 0;
+  uint64_t pass_seed_ = 0;      // random::PassSeed(seed, epoch_, pass_).
   std::vector<int64_t> order_;  // Indices into samples_, this epoch's order.
   int64_t position_ = 0;        // Next position in the pass.
 

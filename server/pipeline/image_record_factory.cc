@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <memory>
-#include <random>
 #include <string>
 #include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/random/engine.h"
 #include "common/status/status_macros.h"
 #include "server/pipeline/batcher.h"
 #include "server/pipeline/factory_common.h"
@@ -19,6 +19,9 @@
 
 namespace iterd::pipeline {
 namespace {
+
+// Engine stream that derives an unset seed_aug from seed.
+constexpr uint64_t kSeedAugStream = 0x5345454441554700;  // "SEEDAUG"
 
 constexpr int kDefaultPreprocessThreads = 4;  // MXNet's default.
 
@@ -355,10 +358,13 @@ absl::StatusOr<OpenedPipeline> OpenImageRecord(
   options.shuffle_chunk_size_mb = record.shuffle_chunk_size();
   options.shuffle_chunk_seed =
       static_cast<uint64_t>(static_cast<uint32_t>(record.shuffle_chunk_seed()));
+  // Unset: derived from `seed`, so that the same config gives the same
+  // batches on every open (a resumed iterator must augment as the saved one
+  // did) and seed alone varies a run.
   options.seed_aug =
       record.has_seed_aug()
           ? record.seed_aug()
-          : (uint64_t{std::random_device()()} << 32 | std::random_device()());
+          : random::Engine(options.seed, kSeedAugStream, 0).Next();
   options.fail_on_bad_record = record.bad_record_policy() == v1::FAIL;
   options.augmenter = AugmenterParams(record);
   options.writer = WriterParams(record);

@@ -129,6 +129,49 @@ absl::Status ImageRecordOrder::Rewind() {
   return absl::OkStatus();
 }
 
+absl::Status ImageRecordOrder::Seek(int64_t epoch, int64_t position) {
+  ITERD_RETURN_IF_ERROR(StartEpoch(epoch));
+  auto past_end = [position](int64_t records) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("source position: position ", position, " is past the ",
+                     records, " records of the part"));
+  };
+  if (position < 0) return past_end(0);
+  if (options_.indexed) {
+    if (position > static_cast<int64_t>(order_.size())) {
+      return past_end(static_cast<int64_t>(order_.size()));
+    }
+    next_in_order_ = static_cast<size_t>(position);
+    position_ = position;
+    return absl::OkStatus();
+  }
+  int64_t remaining = position;
+  int64_t listed = 0;
+  for (chunk_cursor_ = 0; chunk_cursor_ < chunk_order_.size();
+       ++chunk_cursor_) {
+    ITERD_RETURN_IF_ERROR(ListChunk(chunk_order_[chunk_cursor_]));
+    chunk_listed_ = true;
+    const int64_t records = static_cast<int64_t>(order_.size());
+    if (remaining < records || (remaining == records && records > 0 &&
+                                chunk_cursor_ + 1 == chunk_order_.size())) {
+      next_in_order_ = static_cast<size_t>(remaining);
+      position_ = position;
+      return absl::OkStatus();
+    }
+    // Damage that a strict listing met ends the pass here.
+    if (!pending_error_.ok()) return pending_error_;
+    remaining -= records;
+    listed += records;
+  }
+  if (remaining > 0) return past_end(listed);
+  // Exactly at the end of the pass.
+  Rewind().IgnoreError();
+  chunk_cursor_ = chunk_order_.size();
+  chunk_listed_ = true;
+  position_ = position;
+  return absl::OkStatus();
+}
+
 absl::Status ImageRecordOrder::ListChunk(size_t chunk_index) {
   const recordio::PartRange& chunk = chunks_[chunk_index];
   recordio::ReaderOptions reader_options = options_.listing;

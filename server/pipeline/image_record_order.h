@@ -77,6 +77,11 @@ class ImageRecordOrder final {
   absl::Status StartEpoch(int64_t epoch);
   // Back to the first record of the current epoch's order.
   absl::Status Rewind();
+  // Epoch `epoch`'s order, at entry `position` (Next() returns that entry).
+  // Indexed: O(1). Byte range: the chunks visited before the entry are
+  // listed (their record heads found, nothing decoded). InvalidArgument for a
+  // position past the part's records.
+  absl::Status Seek(int64_t epoch, int64_t position);
   // The next record head of the order and its position in the epoch (0, 1,
   // ...). *end_of_pass when the part is exhausted. Errors: the listing
   // reader's (DataLoss under kStrict, I/O errors).

@@ -201,15 +201,36 @@ SourceStats ImageRecordSource::stats() const {
   return stats_;
 }
 
+void ImageRecordSource::BeginPass(int64_t pass) {
+  pass_ = pass;
+  pass_seed_ = random::PassSeed(options_.seed_aug, epoch_, pass_);
+}
+
 absl::Status ImageRecordSource::Rewind() {
-  ++pass_;
+  BeginPass(pass_ + 1);
+  position_ = 0;
   return order_->Rewind();
 }
 
 absl::Status ImageRecordSource::StartEpoch(int64_t epoch) {
   epoch_ = epoch;
-  ++pass_;
+  BeginPass(0);
+  position_ = 0;
   return order_->StartEpoch(epoch);
+}
+
+SourcePosition ImageRecordSource::Tell() const {
+  return SourcePosition{epoch_, pass_, position_, {}};
+}
+
+absl::Status ImageRecordSource::Seek(const SourcePosition& position) {
+  ITERD_RETURN_IF_ERROR(
+      CheckSourcePosition(position, order_->num_records(), 0));
+  ITERD_RETURN_IF_ERROR(order_->Seek(position.epoch, position.position));
+  epoch_ = position.epoch;
+  BeginPass(position.pass);
+  position_ = position.position;
+  return absl::OkStatus();
 }
 
 absl::Status ImageRecordSource::GatherRecords(int64_t count,
@@ -221,6 +242,7 @@ absl::Status ImageRecordSource::GatherRecords(int64_t count,
     ITERD_RETURN_IF_ERROR(
         order_->Next(&raw.offset, &raw.position, end_of_pass));
     if (*end_of_pass) break;
+    position_ = raw.position + 1;
     raw.read_error = absl::OkStatus();
     raw.owned.clear();
     reader_->Seek(raw.offset);
@@ -402,7 +424,7 @@ ImageRecordSource::ItemResult ImageRecordSource::ProcessRecordOrThrow(
     return result;
   }
   std::memcpy(label_row.data(), label_out, label_row.size());
-  random::Engine rng(options_.seed_aug, static_cast<uint64_t>(pass_),
+  random::Engine rng(pass_seed_, random::kAugmentStream,
                      static_cast<uint64_t>(raw.position));
   cv::Mat image;
   const absl::StatusOr<bool> cropped = DecodeCropFirst(payload, &rng, &image);

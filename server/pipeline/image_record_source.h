@@ -21,9 +21,10 @@
 // where the crop lands (same draws, same crop rectangle; pixels differ by
 // rounding, mean < 1 level).
 //
-// Determinism: sample at position p of epoch e draws all its randomness from
-// Engine(seed_aug, e, p); the rows come out in order. So batches do not depend
-// on preprocess_threads or timing.
+// Determinism: the sample at position p of pass k of epoch e draws all its
+// randomness from (seed_aug, e, k, p); the rows come out in order. So batches
+// do not depend on preprocess_threads, timing or history, and Seek() restores
+// any position exactly.
 //
 // Bad records (BadRecordPolicy): with SKIP a record that fails to unpack or
 // decode (or whose framing is damaged) is skipped, counted in stats() with a
@@ -137,6 +138,8 @@ class ImageRecordSource final : public SampleSource {
   SourceStats stats() const override;
   absl::Status Rewind() override;
   absl::Status StartEpoch(int64_t epoch) override;
+  SourcePosition Tell() const override;
+  absl::Status Seek(const SourcePosition& position) override;
 
  private:
   class SkipReporter;
@@ -179,13 +182,17 @@ class ImageRecordSource final : public SampleSource {
   int decode_flag_ = 1;
   std::vector<TensorSpec> data_specs_;
   std::vector<TensorSpec> label_specs_;
+  // Sets pass_ and the augmentation seed of (epoch_, pass_).
+  void BeginPass(int64_t pass);
+
   int64_t epoch_ = 0;
-  // Passes over the data so far (StartEpoch and Rewind each begin one).
-  // Augmentation draws come from (seed_aug, pass, position), not (epoch,
-  // position): round_batch continues an epoch after a wrap without StartEpoch,
-  // and the wrap's filler samples are re-read from position 0, so keying on the
-  // epoch would repeat earlier augmentations exactly.
-  uint64_t pass_ = 0;
+  // Rewinds since StartEpoch(epoch_). Augmentation draws are keyed by the
+  // pass as well as the position: round_batch's filler samples are re-read
+  // from position 0, and keying on (epoch, position) alone would repeat the
+  // epoch's first augmentations exactly.
+  int64_t pass_ = 0;
+  uint64_t pass_seed_ = 0;      // random::PassSeed(seed_aug, epoch_, pass_).
+  int64_t position_ = 0;        // Entries of the order consumed this pass.
   std::vector<RawRecord> raw_;  // This call's records, reused.
 
   mutable absl::Mutex stats_mu_;

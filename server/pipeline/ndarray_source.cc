@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/random/engine.h"
+#include "common/status/status_macros.h"
 
 namespace iterd::pipeline {
 namespace {
@@ -280,6 +281,7 @@ absl::StatusOr<std::unique_ptr<NDArraySource>> NDArraySource::Create(
       (num_samples + options.num_parts - 1) / options.num_parts;
   const int64_t begin = std::min(per_part * options.part_index, num_samples);
   const int64_t end = std::min(begin + per_part, num_samples);
+  source->part_begin_ = begin;
   source->order_.resize(end - begin);
   std::iota(source->order_.begin(), source->order_.end(), begin);
   return source;
@@ -344,16 +346,32 @@ absl::Status NDArraySource::ReadSample(Batch* batch, int64_t row,
 
 absl::Status NDArraySource::Rewind() {
   position_ = 0;
+  ++pass_;
   return absl::OkStatus();
 }
 
 absl::Status NDArraySource::StartEpoch(int64_t epoch) {
   if (shuffle_) {
-    // In place, as NDArrayIter permutes its already-permuted arrays.
+    std::iota(order_.begin(), order_.end(), part_begin_);
     random::Engine engine(seed_, kShuffleStream, static_cast<uint64_t>(epoch));
     random::Shuffle(absl::MakeSpan(order_), &engine);
   }
+  epoch_ = epoch;
+  pass_ = 0;
   position_ = 0;
+  return absl::OkStatus();
+}
+
+SourcePosition NDArraySource::Tell() const {
+  return SourcePosition{epoch_, pass_, static_cast<int64_t>(position_), {}};
+}
+
+absl::Status NDArraySource::Seek(const SourcePosition& position) {
+  ITERD_RETURN_IF_ERROR(
+      CheckSourcePosition(position, static_cast<int64_t>(order_.size()), 0));
+  ITERD_RETURN_IF_ERROR(StartEpoch(position.epoch));
+  pass_ = position.pass;
+  position_ = static_cast<size_t>(position.position);
   return absl::OkStatus();
 }
 

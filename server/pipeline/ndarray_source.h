@@ -86,7 +86,12 @@ class NDArraySource final : public SampleSource {
   absl::Status ReadSample(Batch* batch, int64_t row, uint64_t* sample_id,
                           bool* end_of_pass) override;
   absl::Status Rewind() override;
+  // Epoch e's order is the part's samples permuted by (seed, e) alone (MXNet's
+  // NDArrayIter permutes its already permuted arrays, which compounds; any
+  // one epoch is as random here, and can be restored without its past).
   absl::Status StartEpoch(int64_t epoch) override;
+  SourcePosition Tell() const override;
+  absl::Status Seek(const SourcePosition& position) override;
 
  private:
   // One input: its array and the byte sizes of one of its samples.
@@ -109,7 +114,10 @@ class NDArraySource final : public SampleSource {
   DType output_dtype_ = DType::kFloat32;
   bool shuffle_ = false;
   uint64_t seed_ = 0;
+  int64_t part_begin_ = 0;  // The part's first sample.
   std::vector<int64_t> order_;
+  int64_t epoch_ = 0;
+  int64_t pass_ = 0;
   size_t position_ = 0;
 };
 

@@ -16,6 +16,7 @@
 #include "server/pipeline/factory_common.h"
 #include "server/pipeline/image_iter_factory.h"
 #include "server/pipeline/image_record_factory.h"
+#include "server/pipeline/iterator_state.h"
 #include "server/pipeline/ndarray_source.h"
 
 namespace iterd::pipeline {
@@ -429,13 +430,21 @@ absl::StatusOr<OpenedPipeline> OpenPipeline(
     const v1::PipelineConfig& config, std::vector<Array> uploads,
     const PipelineEnvironment& environment) {
   ITERD_RETURN_IF_ERROR(ValidatePipelineConfig(config));
+  v1::PipelineConfig effective = config;
+  PipelineEnvironment resumed = environment;
+  if (environment.resume_from != nullptr) {
+    ITERD_ASSIGN_OR_RETURN(
+        resumed.resume_position,
+        CheckResumeState(*environment.resume_from, &effective));
+  }
   absl::StatusOr<OpenedPipeline> opened =
-      config.has_image_record() ? OpenImageRecord(config, environment)
-      : config.has_image_iter() ? OpenImageIter(config, environment)
-      : config.has_ndarray()
-          ? OpenNDArray(config, std::move(uploads), environment)
-          : OpenCsv(config, environment);
+      effective.has_image_record() ? OpenImageRecord(effective, resumed)
+      : effective.has_image_iter() ? OpenImageIter(effective, resumed)
+      : effective.has_ndarray()
+          ? OpenNDArray(effective, std::move(uploads), resumed)
+          : OpenCsv(effective, resumed);
   if (!opened.ok()) return NameFilesRelative(opened.status(), environment);
+  opened->state_identity = StateIdentity(effective, opened->seed);
   return opened;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,8 @@
 #include "common/tensor/dtype.h"
 #include "common/tensor/npy.h"
 #include "common/tensor/payload_pool.h"
+#include "common/tensor/stream_position.h"
+#include "iterd/v1/iterator_state.pb.h"
 #include "iterd/v1/pipeline.pb.h"
 #include "iterd/v1/service.pb.h"
 #include "server/pipeline/prefetcher.h"
@@ -54,6 +57,12 @@ struct PipelineEnvironment {
   std::function<std::shared_ptr<PayloadPool>(size_t buffer_bytes,
                                              int pipeline_buffers)>
       make_payload_pool;
+  // A client's saved state to start from (OpenIterator.resume_from); null:
+  // the first batch. Borrowed for the OpenPipeline call.
+  const v1::IteratorState* resume_from = nullptr;
+  // Set by OpenPipeline from resume_from once checked against the config:
+  // where StartPipeline (factory_common.h) restores the batcher to.
+  std::optional<StreamPosition> resume_position;
 };
 
 // Type and shape of an array the client uploads in the OpenIterator stream.
@@ -86,6 +95,10 @@ struct OpenedPipeline {
   int64_t batch_size = 0;
   uint64_t seed = 0;
   int64_t num_samples = -1;
+  // The position before the first batch the prefetcher produces, and the
+  // identity half of this iterator's states (iterator_state.h).
+  StreamPosition start_position;
+  v1::IteratorState state_identity;
   // The source's counters (records decoded and skipped). Thread-safe.
   std::function<SourceStats()> source_stats;
   // NDArray pipelines: the current sample order (NDArrayIter.idx). Null for

@@ -39,6 +39,9 @@ void Prefetcher::Produce() {
   // here would end the daemon, so it becomes this iterator's (sticky) error.
   try {
     result.status = input_->GetNext(&batch, &result.end_of_epoch);
+    if (result.status.ok() && result.end_of_epoch) {
+      result.end_position = input_->position();
+    }
   } catch (...) {
     result.status = CurrentExceptionStatus("producing a batch");
   }
@@ -80,7 +83,8 @@ absl::Status Prefetcher::WaitForHeadLocked(
 absl::Status Prefetcher::GetNext(std::shared_ptr<const Batch>* batch,
                                  bool* end_of_epoch,
                                  const std::function<bool()>& is_cancelled,
-                                 absl::Duration poll) {
+                                 absl::Duration poll,
+                                 StreamPosition* end_position) {
   *end_of_epoch = false;
   absl::MutexLock lock(&mu_);
   ITERD_RETURN_IF_ERROR(WaitForHeadLocked(is_cancelled, poll));
@@ -88,6 +92,7 @@ absl::Status Prefetcher::GetNext(std::shared_ptr<const Batch>* batch,
   if (!head.status.ok()) return head.status;  // Sticky until Reset().
   if (head.end_of_epoch) {
     *end_of_epoch = true;  // Stays queued: the epoch is over until Reset().
+    if (end_position != nullptr) *end_position = head.end_position;
     return absl::OkStatus();
   }
   *batch = std::move(head.batch);
@@ -105,7 +110,8 @@ absl::Status Prefetcher::WaitForFirst(const std::function<bool()>& is_cancelled,
   return ready_.front().status;
 }
 
-absl::Status Prefetcher::Reset(std::optional<int64_t> batches_consumed) {
+absl::Status Prefetcher::Reset(std::optional<int64_t> batches_consumed,
+                               StreamPosition* after) {
   absl::MutexLock lock(&mu_);
   ++exclusive_users_;
   WaitIdleLocked();
@@ -132,13 +138,14 @@ absl::Status Prefetcher::Reset(std::optional<int64_t> batches_consumed) {
   absl::Status status;
   try {  // Keeps exclusive_users_ balanced if the input throws.
     status = input_->Reset(epoch_finished);
+    if (status.ok() && after != nullptr) *after = input_->position();
   } catch (...) {
     status = CurrentExceptionStatus("resetting the iterator");
   }
   --exclusive_users_;
   if (!status.ok()) {
     stopped_ = true;
-    ready_.push_back({status, nullptr, false});
+    ready_.push_back({status, nullptr, false, {}});
     return status;
   }
   MaybeScheduleLocked();

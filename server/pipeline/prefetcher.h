@@ -38,12 +38,14 @@ class Prefetcher final {
   Prefetcher& operator=(const Prefetcher&) = delete;
   ~Prefetcher();
 
-  // Waits for the next batch (or the end of the epoch). While waiting, polls
-  // `is_cancelled` every `poll` and returns CancelledError when it says so, or
-  // when Cancel() was called.
+  // Waits for the next batch (or the end of the epoch, with the stream's
+  // position there in *end_position when it is not null). While waiting,
+  // polls `is_cancelled` every `poll` and returns CancelledError when it says
+  // so, or when Cancel() was called.
   absl::Status GetNext(std::shared_ptr<const Batch>* batch, bool* end_of_epoch,
                        const std::function<bool()>& is_cancelled = nullptr,
-                       absl::Duration poll = absl::Milliseconds(100))
+                       absl::Duration poll = absl::Milliseconds(100),
+                       StreamPosition* end_position = nullptr)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Waits until the first result is ready and returns its status without
@@ -61,8 +63,9 @@ class Prefetcher final {
   // means the batches GetNext() handed out. The epoch counts as finished, and
   // MXNet's carry-over applies, only when the input reached its end and every
   // batch was consumed.
-  absl::Status Reset(std::optional<int64_t> batches_consumed = std::nullopt)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // The position of the new epoch's start goes to *after when it is not null.
+  absl::Status Reset(std::optional<int64_t> batches_consumed = std::nullopt,
+                     StreamPosition* after = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs `fn` on the input while no production task runs (to read its state
   // consistently).
@@ -87,6 +90,7 @@ class Prefetcher final {
     absl::Status status;
     std::shared_ptr<const Batch> batch;
     bool end_of_epoch = false;
+    StreamPosition end_position;  // With end_of_epoch.
   };
 
   void MaybeScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

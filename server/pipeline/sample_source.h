@@ -10,6 +10,14 @@
 // the batcher uses it to complete a last batch with samples from the start of
 // the data (MXNet's pad / round_batch).
 //
+// Positions: everything a source delivers is a pure function of its config and
+// its SourcePosition (common/tensor/stream_position.h): the order of epoch e
+// depends on (seed, e) only, and every random draw of a sample on (seed, e,
+// pass, position). A bad record that is skipped still consumes its entry of
+// the order, so positions stay positions. Tell() reports the position and
+// Seek() goes to one without reading anything before it: that is what makes an
+// iterator resumable.
+//
 // Thread-compatibility: one thread at a time (the Batcher calls it from its
 // producer).
 
@@ -22,6 +30,7 @@
 
 #include "absl/status/status.h"
 #include "common/tensor/batch.h"
+#include "common/tensor/stream_position.h"
 
 namespace iterd::pipeline {
 
@@ -34,6 +43,13 @@ struct SourceStats {
   std::vector<std::string>
       skipped_examples;  // "file:offset: reason", the first few.
 };
+
+// InvalidArgument "source position: FIELD ..." unless epoch, pass and
+// position are non-negative, position is at most `entries` (the order's
+// length; -1 when unknown) and the cursor has `cursor_size` values. The
+// common part of every source's Seek().
+absl::Status CheckSourcePosition(const SourcePosition& position,
+                                 int64_t entries, size_t cursor_size);
 
 class SampleSource {
  public:
@@ -72,12 +88,21 @@ class SampleSource {
   // reads samples.
   virtual SourceStats stats() const { return {}; }
 
-  // Back to the first sample of the current order.
+  // Back to the first sample of the current order, one pass further.
   virtual absl::Status Rewind() = 0;
 
   // Begins epoch `epoch` (0-based) at its first sample: reshuffles if the
-  // source shuffles.
+  // source shuffles. Sets the pass to 0.
   virtual absl::Status StartEpoch(int64_t epoch) = 0;
+
+  // Where the next sample comes from (after the last one read).
+  virtual SourcePosition Tell() const = 0;
+
+  // Goes to `position` as Tell() reported it, in O(1) of the position: no
+  // sample before it is read or decoded. Positions come from clients:
+  // InvalidArgument naming the field for one this source cannot have (past
+  // the end of the order, a cursor it did not write).
+  virtual absl::Status Seek(const SourcePosition& position) = 0;
 };
 
 }  // namespace iterd::pipeline

@@ -64,7 +64,7 @@ fi
 
 # The protocol's generated code, for the config target.
 mkdir -p "$generated"
-protoc -I"$repo/proto" --cpp_out="$generated" "$repo"/proto/iterd/v1/{tensor,pipeline,server_config,service}.proto ||
+protoc -I"$repo/proto" --cpp_out="$generated" "$repo"/proto/iterd/v1/{tensor,iterator_state,pipeline,server_config,service}.proto ||
   exit 2
 
 # Each library source is compiled once into an object shared by every target
@@ -145,7 +145,7 @@ for target in "${targets[@]}"; do
   echo "run_fuzz: building $target"
   if [[ "$target" == pipeline_config_fuzzer ]]; then
     compile_objects "${pipeline_sources[@]}"
-    for message in tensor pipeline server_config service; do
+    for message in tensor iterator_state pipeline server_config service; do
       object="$work/obj/generated_$message.o"
       [[ -f "$object" && ! "$generated/iterd/v1/$message.pb.cc" -nt "$object" ]] ||
         clang++ -std=c++17 -O1 -g -fsanitize=address,undefined -I"$generated" \

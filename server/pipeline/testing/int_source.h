@@ -44,16 +44,32 @@ class IntSource final : public SampleSource {
   }
   absl::Status Rewind() override {
     position_ = 0;
+    ++pass_;
     ++rewinds_;
     return absl::OkStatus();
   }
   absl::Status StartEpoch(int64_t epoch) override {
     position_ = 0;
+    pass_ = 0;
+    epoch_ = epoch;
     epochs_started_.push_back(epoch);
+    return absl::OkStatus();
+  }
+  SourcePosition Tell() const override {
+    return SourcePosition{epoch_, pass_, position_, {}};
+  }
+  absl::Status Seek(const SourcePosition& position) override {
+    absl::Status valid = CheckSourcePosition(position, n_, 0);
+    if (!valid.ok()) return valid;
+    epoch_ = position.epoch;
+    pass_ = position.pass;
+    position_ = position.position;
+    ++seeks_;
     return absl::OkStatus();
   }
 
   int rewinds() const { return rewinds_; }
+  int seeks() const { return seeks_; }
   const std::vector<int64_t>& epochs_started() const { return epochs_started_; }
 
  private:
@@ -61,8 +77,11 @@ class IntSource final : public SampleSource {
   const bool with_ids_;
   std::vector<TensorSpec> data_specs_;
   std::vector<TensorSpec> label_specs_;
+  int64_t epoch_ = 0;
+  int64_t pass_ = 0;
   int64_t position_ = 0;
   int rewinds_ = 0;
+  int seeks_ = 0;
   std::vector<int64_t> epochs_started_;
 };
 

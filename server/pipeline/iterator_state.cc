@@ -1,0 +1,247 @@
+#include "server/pipeline/iterator_state.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/status/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace iterd::pipeline {
+namespace {
+
+// Most cursor values a source writes (CSV: 3 per reader, data and label).
+constexpr int kMaxCursorValues = 6;
+
+const char* KindName(const v1::PipelineConfig& config) {
+  switch (config.kind_case()) {
+    case v1::PipelineConfig::kNdarray:
+      return "ndarray";
+    case v1::PipelineConfig::kCsv:
+      return "csv";
+    case v1::PipelineConfig::kImageRecord:
+      return "image_record";
+    case v1::PipelineConfig::kImageIter:
+      return "image_iter";
+    case v1::PipelineConfig::KIND_NOT_SET:
+      break;
+  }
+  return "";
+}
+
+// The configured seed, and whether 0 means "drawn at open".
+uint64_t ConfiguredSeed(const v1::PipelineConfig& config, bool* drawn) {
+  *drawn = false;
+  if (config.has_ndarray()) {
+    *drawn = config.ndarray().seed() == 0;
+    return config.ndarray().seed();
+  }
+  if (config.has_image_iter()) {
+    *drawn = config.image_iter().seed() == 0;
+    return config.image_iter().seed();
+  }
+  if (config.has_image_record()) {
+    return static_cast<uint32_t>(config.image_record().seed());
+  }
+  return 0;
+}
+
+absl::Status Differs(absl::string_view field, const std::string& in_state,
+                     const std::string& in_config) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("resume_from: the state belongs to another iterator: its ",
+                   field, " is ", in_state, ", this config's is ", in_config));
+}
+
+SourcePosition FromProto(const v1::SourcePosition& proto) {
+  SourcePosition position;
+  position.epoch = proto.epoch();
+  position.pass = proto.pass();
+  position.position = proto.position();
+  position.cursor.assign(proto.cursor().begin(), proto.cursor().end());
+  return position;
+}
+
+void ToProto(const SourcePosition& position, v1::SourcePosition* proto) {
+  proto->set_epoch(position.epoch);
+  proto->set_pass(position.pass);
+  proto->set_position(position.position);
+  for (uint64_t value : position.cursor) proto->add_cursor(value);
+}
+
+absl::Status CheckSource(absl::string_view field,
+                         const v1::SourcePosition& source) {
+  if (source.epoch() < 0 || source.pass() < 0 || source.position() < 0 ||
+      source.cursor_size() > kMaxCursorValues) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "resume_from.", field, ": epoch ", source.epoch(), ", pass ",
+        source.pass(), ", position ", source.position(), " and ",
+        source.cursor_size(), " cursor values are not a position"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+uint64_t ConfigFingerprint(const v1::PipelineConfig& config) {
+  v1::PipelineConfig normalized = config;
+  normalized.clear_prefetch_buffer();
+  normalized.clear_data_name();
+  normalized.clear_label_name();
+  if (normalized.has_ndarray()) {
+    v1::NDArrayConfig* ndarray = normalized.mutable_ndarray();
+    ndarray->clear_batch_size();
+    ndarray->clear_num_parts();
+    ndarray->clear_part_index();
+    ndarray->clear_seed();
+  } else if (normalized.has_csv()) {
+    normalized.mutable_csv()->clear_batch_size();
+    normalized.mutable_csv()->clear_prefetch_buffer();
+  } else if (normalized.has_image_record()) {
+    v1::ImageRecordConfig* record = normalized.mutable_image_record();
+    record->clear_batch_size();
+    record->clear_num_parts();
+    record->clear_part_index();
+    record->clear_seed();
+    record->clear_preprocess_threads();
+    record->clear_verbose();
+  } else if (normalized.has_image_iter()) {
+    v1::ImageIterConfig* image_iter = normalized.mutable_image_iter();
+    image_iter->clear_batch_size();
+    image_iter->clear_num_parts();
+    image_iter->clear_part_index();
+    image_iter->clear_seed();
+  }
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream output(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&output);
+    coded.SetSerializationDeterministic(true);
+    normalized.SerializeToCodedStream(&coded);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &digest_size, EVP_sha256(),
+             nullptr);
+  uint64_t fingerprint = 0;
+  for (int i = 0; i < 8; ++i) {
+    fingerprint |= static_cast<uint64_t>(digest[i]) << (8 * i);
+  }
+  return fingerprint;
+}
+
+v1::IteratorState StateIdentity(const v1::PipelineConfig& config,
+                                uint64_t seed_in_use) {
+  v1::IteratorState state;
+  state.set_version(kIteratorStateVersion);
+  state.set_kind(KindName(config));
+  state.set_config_fingerprint(ConfigFingerprint(config));
+  bool drawn = false;
+  const uint64_t configured = ConfiguredSeed(config, &drawn);
+  state.set_seed(drawn ? seed_in_use : configured);
+  if (config.has_ndarray()) {
+    state.set_batch_size(config.ndarray().batch_size());
+    state.set_num_parts(std::max(1, config.ndarray().num_parts()));
+    state.set_part_index(config.ndarray().part_index());
+  } else if (config.has_csv()) {
+    state.set_batch_size(config.csv().batch_size());
+    state.set_num_parts(1);
+  } else if (config.has_image_record()) {
+    state.set_batch_size(config.image_record().batch_size());
+    state.set_num_parts(std::max(1, config.image_record().num_parts()));
+    state.set_part_index(config.image_record().part_index());
+  } else if (config.has_image_iter()) {
+    state.set_batch_size(config.image_iter().batch_size());
+    state.set_num_parts(std::max(1, config.image_iter().num_parts()));
+    state.set_part_index(config.image_iter().part_index());
+  }
+  return state;
+}
+
+absl::StatusOr<StreamPosition> CheckResumeState(const v1::IteratorState& state,
+                                                v1::PipelineConfig* config) {
+  if (state.version() != kIteratorStateVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("resume_from.version: ", state.version(),
+                     " is not a state format this daemon reads (",
+                     kIteratorStateVersion, ")"));
+  }
+  bool drawn = false;
+  ConfiguredSeed(*config, &drawn);
+  const v1::IteratorState own = StateIdentity(*config, state.seed());
+  if (state.kind() != own.kind()) {
+    return Differs("kind", absl::StrCat("\"", state.kind().substr(0, 32), "\""),
+                   absl::StrCat("\"", own.kind(), "\""));
+  }
+  if (state.batch_size() != own.batch_size()) {
+    return Differs("batch_size", absl::StrCat(state.batch_size()),
+                   absl::StrCat(own.batch_size()));
+  }
+  if (state.num_parts() != own.num_parts()) {
+    return Differs("num_parts", absl::StrCat(state.num_parts()),
+                   absl::StrCat(own.num_parts()));
+  }
+  if (state.part_index() != own.part_index()) {
+    return Differs("part_index", absl::StrCat(state.part_index()),
+                   absl::StrCat(own.part_index()));
+  }
+  if (state.seed() != own.seed()) {
+    return Differs("seed", absl::StrCat(state.seed()),
+                   absl::StrCat(own.seed()));
+  }
+  if (state.config_fingerprint() != own.config_fingerprint()) {
+    return Differs("config fingerprint",
+                   absl::StrCat(absl::Hex(state.config_fingerprint())),
+                   absl::StrCat(absl::Hex(own.config_fingerprint()),
+                                " (a field of the pipeline config differs)"));
+  }
+  ITERD_RETURN_IF_ERROR(CheckSource("source", state.source()));
+  ITERD_RETURN_IF_ERROR(CheckSource("held_from", state.held_from()));
+  if (state.epoch() < 0 || state.sequence() < 0 || state.held_rows() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "resume_from: epoch ", state.epoch(), ", sequence ", state.sequence(),
+        " and held_rows ", state.held_rows(), " must not be negative"));
+  }
+  if (drawn) {
+    // The saved iterator's seed, so that the order and the augmentations are
+    // the ones it would have drawn.
+    if (config->has_ndarray())
+      config->mutable_ndarray()->set_seed(state.seed());
+    if (config->has_image_iter()) {
+      config->mutable_image_iter()->set_seed(state.seed());
+    }
+  }
+  StreamPosition position;
+  position.epoch = state.epoch();
+  position.sequence = state.sequence();
+  position.epoch_over = state.epoch_over();
+  position.epoch_started = state.epoch_started();
+  position.source = FromProto(state.source());
+  position.continue_after_wrap = state.continue_after_wrap();
+  position.held_rows = state.held_rows();
+  position.held_from = FromProto(state.held_from());
+  return position;
+}
+
+v1::IteratorState WithPosition(const v1::IteratorState& identity,
+                               const StreamPosition& position) {
+  v1::IteratorState state = identity;
+  state.set_epoch(position.epoch);
+  state.set_sequence(position.sequence);
+  state.set_epoch_over(position.epoch_over);
+  state.set_epoch_started(position.epoch_started);
+  ToProto(position.source, state.mutable_source());
+  state.set_continue_after_wrap(position.continue_after_wrap);
+  if (position.held_rows > 0) {
+    state.set_held_rows(position.held_rows);
+    ToProto(position.held_from, state.mutable_held_from());
+  }
+  return state;
+}
+
+}  // namespace iterd::pipeline
