@@ -11,6 +11,7 @@
 #include "common/status/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/message.h"
 
 namespace iterd::pipeline {
 namespace {
@@ -86,6 +87,34 @@ absl::Status CheckSource(absl::string_view field,
   return absl::OkStatus();
 }
 
+// The first 8 bytes of the SHA-256 of `message` serialized deterministically
+// (stable across daemons of the same protocol), little-endian.
+uint64_t Sha256Prefix(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream output(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&output);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &digest_size, EVP_sha256(),
+             nullptr);
+  uint64_t prefix = 0;
+  for (int i = 0; i < 8; ++i) {
+    prefix |= static_cast<uint64_t>(digest[i]) << (8 * i);
+  }
+  return prefix;
+}
+
+uint64_t StateChecksum(const v1::IteratorState& state) {
+  if (state.checksum() == 0) return Sha256Prefix(state);
+  v1::IteratorState unsummed = state;
+  unsummed.clear_checksum();
+  return Sha256Prefix(unsummed);
+}
+
 }  // namespace
 
 uint64_t ConfigFingerprint(const v1::PipelineConfig& config) {
@@ -117,22 +146,7 @@ uint64_t ConfigFingerprint(const v1::PipelineConfig& config) {
     image_iter->clear_part_index();
     image_iter->clear_seed();
   }
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream output(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&output);
-    coded.SetSerializationDeterministic(true);
-    normalized.SerializeToCodedStream(&coded);
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &digest_size, EVP_sha256(),
-             nullptr);
-  uint64_t fingerprint = 0;
-  for (int i = 0; i < 8; ++i) {
-    fingerprint |= static_cast<uint64_t>(digest[i]) << (8 * i);
-  }
-  return fingerprint;
+  return Sha256Prefix(normalized);
 }
 
 v1::IteratorState StateIdentity(const v1::PipelineConfig& config,
@@ -170,6 +184,11 @@ absl::StatusOr<StreamPosition> CheckResumeState(const v1::IteratorState& state,
         absl::StrCat("resume_from.version: ", state.version(),
                      " is not a state format this daemon reads (",
                      kIteratorStateVersion, ")"));
+  }
+  if (state.checksum() != StateChecksum(state)) {
+    return absl::InvalidArgumentError(
+        "resume_from: the state is damaged or was edited (its checksum does "
+        "not match)");
   }
   bool drawn = false;
   ConfiguredSeed(*config, &drawn);
@@ -241,6 +260,7 @@ v1::IteratorState WithPosition(const v1::IteratorState& identity,
     state.set_held_rows(position.held_rows);
     ToProto(position.held_from, state.mutable_held_from());
   }
+  state.set_checksum(StateChecksum(state));
   return state;
 }
 

@@ -16,6 +16,7 @@
 #include "grpc/grpc.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "server/pipeline/factory_common.h"
+#include "server/pipeline/iterator_state.h"
 #include "server/service/array_upload.h"
 #include "server/service/batch_stream.h"
 #include "server/service/shared_memory_pool.h"
@@ -354,6 +355,9 @@ grpc::Status IterdServiceImpl::Open(
   // caller's inline_configs permission.
   pipeline::PipelineEnvironment environment =
       Environment(first.open().has_config() ? &*caller : nullptr);
+  if (first.open().has_resume_from()) {
+    environment.resume_from = &first.open().resume_from();
+  }
   if (first.open().shared_memory() && shared_memory_handover_ != nullptr) {
     environment.make_payload_pool = RegionPoolFactory(
         kSharedMemoryWindow, environment.max_batch_bytes, &shared_memory);
@@ -380,6 +384,8 @@ grpc::Status IterdServiceImpl::Open(
   response->set_batch_size(opened->batch_size);
   response->set_seed(opened->seed);
   response->set_num_samples(opened->num_samples);
+  *response->mutable_state() =
+      pipeline::WithPosition(opened->state_identity, opened->start_position);
   // Escaped once here: the registry logs it and counts distinct clients.
   const std::string client = EscapedInput(
       first.open().client().empty() ? context->peer() : first.open().client());
@@ -451,10 +457,12 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
   for (uint32_t sent = 0; sent < max_batches; ++sent) {
     std::shared_ptr<const Batch> batch;
     bool end_of_epoch = false;
+    StreamPosition end_position;
     const absl::Time wait_start = absl::Now();
     session.SetStreamWaiting(true);
     status = session.pipeline().prefetcher->GetNext(
-        &batch, &end_of_epoch, [context] { return context->IsCancelled(); });
+        &batch, &end_of_epoch, [context] { return context->IsCancelled(); },
+        absl::Milliseconds(100), &end_position);
     session.SetStreamWaiting(false);
     fetch_wait_nanoseconds_.fetch_add(
         absl::ToInt64Nanoseconds(absl::Now() - wait_start),
@@ -468,6 +476,9 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
       v1::FetchResponse response;
       response.mutable_end_of_epoch()->set_epoch(
           session.pipeline().prefetcher->last_delivered_epoch());
+      *response.mutable_end_of_epoch()->mutable_state() =
+          pipeline::WithPosition(session.pipeline().state_identity,
+                                 end_position);
       client_gone = !stream->Write(SerializeResponse(response));
       break;
     }
@@ -477,9 +488,10 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
     const int64_t slot = in_region ? session.SlotOf(*batch) : -1;
     if (slot >= 0) session.HoldBatch(batch);
     if (slot >= 0
-            ? !WriteBatchInSlot(*batch, static_cast<uint32_t>(slot), stream)
-            : !WriteBatch(batch, chunk_bytes, stream,
-                          [&session] { session.Touch(); })) {
+            ? !WriteBatchInSlot(*batch, session.pipeline().state_identity,
+                                static_cast<uint32_t>(slot), stream)
+            : !WriteBatch(batch, session.pipeline().state_identity, chunk_bytes,
+                          stream, [&session] { session.Touch(); })) {
       client_gone = true;
       break;
     }
@@ -500,7 +512,7 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
 
 grpc::Status IterdServiceImpl::Reset(grpc::ServerContext*,
                                      const v1::ResetRequest* request,
-                                     v1::ResetResponse*) {
+                                     v1::ResetResponse* response) {
   absl::StatusOr<std::shared_ptr<IteratorSession>> session =
       registry_.Find(request->iterator_id());
   if (!session.ok()) return ToGrpcStatus(session.status());
@@ -511,7 +523,12 @@ grpc::Status IterdServiceImpl::Reset(grpc::ServerContext*,
   (*session)->ReleaseHeldBatches();
   pipeline::Prefetcher& prefetcher = *(*session)->pipeline().prefetcher;
   const int64_t produced_before_reset = prefetcher.batches_produced();
-  const absl::Status status = prefetcher.Reset(consumed);
+  StreamPosition after;
+  const absl::Status status = prefetcher.Reset(consumed, &after);
+  if (status.ok()) {
+    *response->mutable_state() =
+        pipeline::WithPosition((*session)->pipeline().state_identity, after);
+  }
   // A reset that got past validation dropped the queue, even if it failed.
   if (status.ok() || !absl::IsInvalidArgument(status)) {
     (*session)->RestartQueueCount(produced_before_reset);

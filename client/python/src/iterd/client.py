@@ -110,20 +110,21 @@ def client_description():
 
 
 def open_with_own_client(server, config, **security_keywords):
-    """Opens an inline pipeline on a new Client; returns (client, OpenIteratorResponse).
+    """Opens an inline pipeline on a new Client; returns (client, OpenIteratorResponse, the
+    OpenIterator message sent).
 
     For iterators that own their connection (mx.io-style constructors): the client is closed
     again if the open fails, so a bad argument leaks no channel. security_keywords: the Client's
     root_certificates, certificate_chain, private_key and token.
     """
     client = Client(server, **security_keywords)
+    open_message = service_pb2.OpenIterator(config=config, client=client_description())
     try:
-        response = client.open_iterator_response(
-            service_pb2.OpenIterator(config=config, client=client_description()))
+        response = client.open_iterator_response(open_message)
     except BaseException:
         client.close()
         raise
-    return client, response
+    return client, response, open_message
 
 
 class Client(object):
@@ -227,7 +228,8 @@ class Client(object):
     def _open_iterator(self, open_message, arrays, window, iterator_class=RemoteIter,
                        owns_client=False):
         response = self.open_iterator_response(open_message, arrays)
-        return iterator_class(self, response, window, owns_client=owns_client)
+        return iterator_class(self, response, window, owns_client=owns_client,
+                              open_message=open_message, arrays=arrays)
 
     def open_iterator_response(self, open_message, arrays=()):
         """The OpenIterator call itself: sends `open_message` (a service_pb2.OpenIterator) then
@@ -263,11 +265,12 @@ class Client(object):
                                                         shared_memory=shared_memory))
 
     def reset_iterator(self, iterator_id, batches_consumed=None):
-        """Starts the next epoch; `batches_consumed` = batches of this epoch the user received."""
+        """Starts the next epoch; `batches_consumed` = batches of this epoch the user received.
+        Returns the iterator's IteratorState at the start of the new epoch."""
         request = service_pb2.ResetRequest(iterator_id=iterator_id)
         if batches_consumed is not None:
             request.batches_consumed = batches_consumed
-        self._call(self._stub.Reset, request)
+        return self._call(self._stub.Reset, request).state
 
     def close_iterator(self, iterator_id, timeout=None):
         """Frees the daemon's iterator; `timeout`: seconds (None: no deadline)."""

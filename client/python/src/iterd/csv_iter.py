@@ -123,7 +123,8 @@ class CSVIter(RemoteIter):
             csv.delimiter = delimiter
         window = resolve_max_batches(max_batches, in_flight)
 
-        client, response = open_with_own_client(
+        client, response, open_message = open_with_own_client(
             server, config, root_certificates=root_certificates,
             certificate_chain=certificate_chain, private_key=private_key, token=token)
-        super(CSVIter, self).__init__(client, response, window, owns_client=True)
+        super(CSVIter, self).__init__(client, response, window, owns_client=True,
+                                      open_message=open_message)

@@ -247,10 +247,11 @@ class ImageIter(RemoteIter):
             bad_record_policy, kwargs))
         window = resolve_max_batches(max_batches, in_flight)
 
-        client, response = open_with_own_client(
+        client, response, open_message = open_with_own_client(
             server, config, root_certificates=root_certificates,
             certificate_chain=certificate_chain, private_key=private_key, token=token)
-        super(ImageIter, self).__init__(client, response, window, owns_client=True)
+        super(ImageIter, self).__init__(client, response, window, owns_client=True,
+                                        open_message=open_message)
         self.data_shape = tuple(config.image_iter.data_shape)
         self.label_width = int(label_width)
         self.dtype = dtype

@@ -285,13 +285,16 @@ class ImageRecordIter(RemoteIter):
         config = image_record_pipeline(data_name, label_name, prefetch_buffer, parameters)
         window = resolve_max_batches(max_batches, in_flight)
 
-        client, response = open_with_own_client(
+        client, response, open_message = open_with_own_client(
             server, config, root_certificates=root_certificates,
             certificate_chain=certificate_chain, private_key=private_key, token=token)
-        super(ImageRecordIter, self).__init__(client, response, window, owns_client=True)
+        super(ImageRecordIter, self).__init__(client, response, window, owns_client=True,
+                                              open_message=open_message)
         # MXNet's MXDataIter fetches the first batch at construction: errors in the data (an
         # undecodable first record under the FAIL policy...) surface here, as there.
+        # Until the user takes it, the position stays the one before it.
         self._first_batch = None
+        opened_state = self._state
         try:
             self._first_batch = RemoteIter.next(self)
         except StopIteration:
@@ -299,10 +302,12 @@ class ImageRecordIter(RemoteIter):
         except BaseException:
             self.close()
             raise
+        self._first_batch_state, self._state = self._state, opened_state
 
     def next(self):
         if self._first_batch is not None:
             batch, self._first_batch = self._first_batch, None
+            self._state = self._first_batch_state
             return batch
         return super(ImageRecordIter, self).next()
 

@@ -139,14 +139,14 @@ class NDArrayIter(RemoteIter):
 
         client = Client(server, root_certificates=root_certificates,
                         certificate_chain=certificate_chain, private_key=private_key, token=token)
+        open_message = service_pb2.OpenIterator(config=config, client=client_description())
         try:
-            response = client.open_iterator_response(
-                service_pb2.OpenIterator(config=config, client=client_description()),
-                arrays)
+            response = client.open_iterator_response(open_message, arrays)
         except BaseException:
             client.close()
             raise
-        super(NDArrayIter, self).__init__(client, response, window, owns_client=True)
+        super(NDArrayIter, self).__init__(client, response, window, owns_client=True,
+                                          open_message=open_message, arrays=arrays)
         self.shuffle = bool(shuffle)
         self.last_batch_handle = last_batch_handle
         self.num_data = self.num_samples

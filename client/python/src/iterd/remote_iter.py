@@ -20,6 +20,10 @@ deadline); a dropped iterator's __del__ only unmaps and hands the daemon calls t
 thread; at interpreter exit an open iterator cancels its stream and closes with a short deadline,
 and never closes the channel.
 
+Checkpoints (iterd/iterator_state.py): every batch header, end of epoch, open and reset answer
+carries the daemon iterator's position after it; state_dict() returns the one of the last batch
+handed to the user and load_state_dict() reopens the iterator there (on any daemon).
+
 Not thread-safe: use one iterator from one thread at a time (as MXNet's iterators).
 """
 import grpc
@@ -27,6 +31,7 @@ import numpy as np
 
 from iterd import _lifecycle
 from iterd import errors
+from iterd import iterator_state
 from iterd.data_iter import BatchCursorDataIter
 from iterd.descriptors import DataBatch
 from iterd.descriptors import DataDesc
@@ -65,10 +70,26 @@ class RemoteIter(BatchCursorDataIter):
       seed: the shuffle seed in use; num_samples: samples per epoch (-1 when unknown, CSV).
     """
 
-    def __init__(self, client, open_response, max_batches, owns_client=False):
+    def __init__(self, client, open_response, max_batches, owns_client=False, open_message=None,
+                 arrays=()):
+        """open_message, arrays: the OpenIterator message and inline arrays the iterator was
+        opened with, kept so that load_state_dict() can open it again at a saved position."""
         self._client = client
         self._owns_client = owns_client
         self._max_batches = max_batches
+        self._open_message = open_message
+        self._arrays = tuple(arrays)
+        self._pool = BufferPool()
+        self._stream = None
+        self._shared_memory = None
+        # Batches whose payload was copied out of the shared-memory region (not chunks).
+        self.shared_memory_batches = 0
+        self._closed = False
+        self._adopt(open_response)
+        _lifecycle.track(self)
+
+    def _adopt(self, open_response):
+        """Takes on the daemon iterator of `open_response` (at open, and at load_state_dict)."""
         self.iterator_id = open_response.iterator_id
         self.display_id = open_response.display_id or "(unnamed)"
         self.batch_size = int(open_response.batch_size)
@@ -76,18 +97,14 @@ class RemoteIter(BatchCursorDataIter):
         self.num_samples = int(open_response.num_samples)
         self._provide_data = [DataDesc.from_proto(d) for d in open_response.provide_data]
         self._provide_label = [DataDesc.from_proto(d) for d in open_response.provide_label]
-        self._stream = None
         self._end_of_epoch = False
-        self._closed = False
-        self._pool = BufferPool()
-        self._shared_memory = None
-        # Batches whose payload was copied out of the shared-memory region (not chunks).
-        self.shared_memory_batches = 0
-        if (getattr(client, "wants_shared_memory", False) and
+        if (getattr(self._client, "wants_shared_memory", False) and
                 open_response.HasField("shared_memory")):
             self._shared_memory = SharedMemoryMapping.map(open_response.shared_memory)
         self.current_batch = None
-        _lifecycle.track(self)
+        # The daemon's position after the last batch (or end of epoch, or reset) handed to the
+        # user: what state_dict() returns.
+        self._state = open_response.state
         # Batches of this epoch handed to the user: tells the daemon, at reset(), whether the
         # epoch was finished (MXNet's carry-over) or reset mid-way, whatever it had sent ahead.
         self._batches_consumed = 0
@@ -138,9 +155,11 @@ class RemoteIter(BatchCursorDataIter):
             if part == "header":
                 batch = self._receive_batch(response.header)
                 self._batches_consumed += 1
+                self._state = response.header.state
                 return batch
             if part == "end_of_epoch":
                 self._end_of_epoch = True
+                self._state = response.end_of_epoch.state
                 self._drain()
                 raise StopIteration
             raise errors.DataLoss("iterator %s: unexpected %r message before a batch header" %
@@ -150,10 +169,42 @@ class RemoteIter(BatchCursorDataIter):
         """Starts the next epoch (MXNet's reset(), carry-over semantics of the pipeline)."""
         self._check_open()
         self._drain()
-        self._client.reset_iterator(self.iterator_id, self._batches_consumed)
+        self._state = self._client.reset_iterator(self.iterator_id, self._batches_consumed)
         self._batches_consumed = 0
         self._end_of_epoch = False
         self.current_batch = None
+        self._on_reset()
+
+    def state_dict(self):
+        """The iterator's position after the last batch next() returned (or the end of the epoch,
+        or the last reset()): a small JSON-serialisable dict to keep with a checkpoint. Named as
+        PyTorch's stateful loaders name it."""
+        self._check_open()
+        return iterator_state.to_dict(self._state)
+
+    def load_state_dict(self, state_dict):
+        """Goes to a position state_dict() returned (from this iterator, or another of the same
+        configuration, on any daemon): the next next() returns the batch that followed it. Opens
+        the daemon iterator again from that position (nothing before it is read) and lets go of
+        the current one. Raises InvalidArgument for a damaged state and FailedPrecondition for one
+        of another configuration (the message names what differs)."""
+        self._check_open()
+        state = iterator_state.from_dict(state_dict)
+        if self._open_message is None:
+            raise errors.FailedPrecondition(
+                "iterator %s was opened without its OpenIterator message, so it cannot be "
+                "reopened at a saved state" % self.display_id)
+        message = service_pb2.OpenIterator()
+        message.CopyFrom(self._open_message)
+        message.resume_from.CopyFrom(state)
+        response = self._client.open_iterator_response(message, self._arrays)
+        old_id, old_stream = self.iterator_id, self._stream
+        self._stream = None
+        if self._shared_memory is not None:
+            self._shared_memory.close()
+            self._shared_memory = None
+        self._adopt(response)
+        _let_go(self._client, old_id, old_stream, False, CLOSE_TIMEOUT_SECONDS)
         self._on_reset()
 
     def stats(self):
