@@ -200,6 +200,48 @@ absl::Status NameFileIn(const absl::Status& status, const ResolvedFile& file) {
                                           {{file.path, ShownName(file.name)}}));
 }
 
+absl::StatusOr<uint64_t> ShapeBytes(const std::vector<int64_t>& shape,
+                                    DType dtype, absl::string_view field) {
+  constexpr uint64_t kMaxArrayBytes = uint64_t{1}
+                                      << 50;  // 1 PiB: larger is a bad shape.
+  uint64_t bytes = DTypeSize(dtype);
+  for (int64_t dim : shape) {
+    if (dim < 0) return FieldError(field, "dimensions must not be negative");
+    if (dim != 0 && bytes > kMaxArrayBytes / static_cast<uint64_t>(dim)) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(field, ": the shape describes more than 2^50 bytes"));
+    }
+    bytes *= static_cast<uint64_t>(dim);
+  }
+  return bytes;
+}
+
+std::vector<int64_t> ToVector(
+    const google::protobuf::RepeatedField<int64_t>& field) {
+  return std::vector<int64_t>(field.begin(), field.end());
+}
+
+absl::Status CheckBatchSize(absl::string_view field, int64_t batch_size) {
+  if (batch_size >= 1 && batch_size <= kMaxBatchSize) return absl::OkStatus();
+  return FieldError(field, absl::StrCat("must be in [1, ", kMaxBatchSize,
+                                        "], got ", batch_size));
+}
+
+absl::Status CheckParts(absl::string_view prefix, int num_parts,
+                        int part_index) {
+  if (num_parts < 0) {
+    return FieldError(
+        absl::StrCat(prefix, "num_parts"),
+        absl::StrCat("must be >= 0 (0 means 1), got ", num_parts));
+  }
+  if (part_index < 0 || part_index >= std::max(num_parts, 1)) {
+    return FieldError(absl::StrCat(prefix, "part_index"),
+                      absl::StrCat("must be in [0, num_parts), got part_index ",
+                                   part_index, " of num_parts ", num_parts));
+  }
+  return absl::OkStatus();
+}
+
 int PrefetchDepth(const v1::PipelineConfig& config,
                   const PipelineEnvironment& environment) {
   return config.prefetch_buffer() > 0 ? config.prefetch_buffer()

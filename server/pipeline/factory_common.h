@@ -19,7 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "iterd/v1/pipeline.pb.h"
 #include "server/pipeline/batcher.h"
-#include "server/pipeline/pipeline_factory.h"
+#include "server/pipeline/pipeline_types.h"
 #include "server/pipeline/sample_source.h"
 
 namespace iterd::pipeline {
@@ -79,6 +79,24 @@ absl::Status NameFilesRelative(const absl::Status& status,
 // `status` with every occurrence of `file.path` in its message replaced by
 // ShownName(file.name) (for errors of readers that name what they opened).
 absl::Status NameFileIn(const absl::Status& status, const ResolvedFile& file);
+
+// Bytes of an array of `shape` and `dtype`; InvalidArgument naming `field`
+// for a negative dimension, ResourceExhausted for more than 2^50 bytes (the
+// shape comes from the client: no product is computed that overflows).
+absl::StatusOr<uint64_t> ShapeBytes(const std::vector<int64_t>& shape,
+                                    DType dtype, absl::string_view field);
+
+// A repeated int64 field as a vector.
+std::vector<int64_t> ToVector(
+    const google::protobuf::RepeatedField<int64_t>& field);
+
+// InvalidArgument naming `field` unless batch_size is in [1, kMaxBatchSize].
+absl::Status CheckBatchSize(absl::string_view field, int64_t batch_size);
+
+// InvalidArgument naming <prefix>num_parts / <prefix>part_index unless
+// num_parts >= 0 (0 means 1) and part_index is in [0, max(num_parts, 1)).
+absl::Status CheckParts(absl::string_view prefix, int num_parts,
+                        int part_index);
 
 // The pipeline's prefetch_buffer, else the daemon's default.
 int PrefetchDepth(const v1::PipelineConfig& config,

@@ -207,4 +207,61 @@ absl::StatusOr<OpenedPipeline> OpenImageIter(
   return opened;
 }
 
+namespace {
+
+absl::Status ValidateKind(const v1::PipelineConfig& config) {
+  return ValidateImageIter(config.image_iter());
+}
+
+absl::Status ApplyKindOverrides(const v1::PipelineOverrides& overrides,
+                                v1::PipelineConfig* config) {
+  v1::ImageIterConfig* image_iter = config->mutable_image_iter();
+  if (overrides.has_batch_size()) {
+    image_iter->set_batch_size(overrides.batch_size());
+  }
+  if (overrides.has_shuffle()) image_iter->set_shuffle(overrides.shuffle());
+  if (overrides.has_seed()) image_iter->set_seed(overrides.seed());
+  if (overrides.has_num_parts()) {
+    image_iter->set_num_parts(overrides.num_parts());
+  }
+  if (overrides.has_part_index()) {
+    image_iter->set_part_index(overrides.part_index());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<OpenedPipeline> OpenKind(
+    const v1::PipelineConfig& config, std::vector<Array> /*uploads*/,
+    const PipelineEnvironment& environment) {
+  return OpenImageIter(config, environment);
+}
+
+KindIdentity Identity(const v1::PipelineConfig& config) {
+  const v1::ImageIterConfig& image_iter = config.image_iter();
+  return {image_iter.batch_size(), std::max(1, image_iter.num_parts()),
+          image_iter.part_index(), image_iter.seed(), image_iter.seed() == 0};
+}
+
+void ClearUnfingerprinted(v1::PipelineConfig* config) {
+  v1::ImageIterConfig* image_iter = config->mutable_image_iter();
+  image_iter->clear_batch_size();
+  image_iter->clear_num_parts();
+  image_iter->clear_part_index();
+  image_iter->clear_seed();
+}
+
+void SetSeed(uint64_t seed, v1::PipelineConfig* config) {
+  config->mutable_image_iter()->set_seed(seed);
+}
+
+}  // namespace
+
+const PipelineKind& ImageIterKind() {
+  static const PipelineKind kind = {
+      "image_iter", ValidateKind, ApplyKindOverrides,
+      OpenKind,     Identity,     ClearUnfingerprinted,
+      SetSeed,      nullptr};
+  return kind;
+}
+
 }  // namespace iterd::pipeline

@@ -1,8 +1,8 @@
 // File: server/pipeline/image_iter_factory.h
 //
 // The ImageIter case of the pipeline factory: checks an ImageIterConfig and
-// wires ImageIterSource -> Batcher -> Prefetcher for it. pipeline_factory.cc
-// dispatches here for PipelineConfig.image_iter.
+// wires ImageIterSource -> Batcher -> Prefetcher for it. Registered as the
+// image_iter PipelineKind (pipeline_kind.h).
 //
 // Stateless functions; thread-safe. The opened pipeline borrows
 // environment.pool, which must outlive it.
@@ -13,7 +13,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "iterd/v1/pipeline.pb.h"
-#include "server/pipeline/pipeline_factory.h"
+#include "server/pipeline/pipeline_kind.h"
+#include "server/pipeline/pipeline_types.h"
 
 namespace iterd::pipeline {
 
@@ -26,6 +27,8 @@ absl::Status ValidateImageIter(const v1::ImageIterConfig& config);
 // fails here, naming it. REQUIRES: config.has_image_iter().
 absl::StatusOr<OpenedPipeline> OpenImageIter(
     const v1::PipelineConfig& config, const PipelineEnvironment& environment);
+
+const PipelineKind& ImageIterKind();
 
 }  // namespace iterd::pipeline
 

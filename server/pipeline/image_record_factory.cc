@@ -401,4 +401,50 @@ absl::StatusOr<OpenedPipeline> OpenImageRecord(
   return opened;
 }
 
+namespace {
+
+absl::Status ValidateKind(const v1::PipelineConfig& config) {
+  return ValidateImageRecord(config.image_record());
+}
+
+absl::Status ApplyKindOverrides(const v1::PipelineOverrides& overrides,
+                                v1::PipelineConfig* config) {
+  ApplyImageRecordOverrides(overrides, config->mutable_image_record());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<OpenedPipeline> OpenKind(
+    const v1::PipelineConfig& config, std::vector<Array> /*uploads*/,
+    const PipelineEnvironment& environment) {
+  return OpenImageRecord(config, environment);
+}
+
+KindIdentity Identity(const v1::PipelineConfig& config) {
+  const v1::ImageRecordConfig& record = config.image_record();
+  // MXNet's seed is an int; 0 is a seed like any other (the default).
+  return {record.batch_size(), std::max(1, record.num_parts()),
+          record.part_index(),
+          static_cast<uint64_t>(static_cast<uint32_t>(record.seed())), false};
+}
+
+void ClearUnfingerprinted(v1::PipelineConfig* config) {
+  v1::ImageRecordConfig* record = config->mutable_image_record();
+  record->clear_batch_size();
+  record->clear_num_parts();
+  record->clear_part_index();
+  record->clear_seed();
+  record->clear_preprocess_threads();
+  record->clear_verbose();
+}
+
+}  // namespace
+
+const PipelineKind& ImageRecordKind() {
+  static const PipelineKind kind = {
+      "image_record", ValidateKind, ApplyKindOverrides,
+      OpenKind,       Identity,     ClearUnfingerprinted,
+      nullptr,        nullptr};
+  return kind;
+}
+
 }  // namespace iterd::pipeline

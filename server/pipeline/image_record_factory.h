@@ -3,7 +3,7 @@
 // The ImageRecordIter case of the pipeline factory: checks an
 // ImageRecordConfig (every field, MXNet's defaults for unset optional ones)
 // and wires ImageRecordSource -> Batcher (round_batch) -> Prefetcher for it.
-// pipeline_factory.cc dispatches here for PipelineConfig.image_record.
+// Registered as the image_record PipelineKind (pipeline_kind.h).
 //
 // Descriptors (reference §10.4): data (B, C, H, W), or (B, H, W, C) with
 // layout NHWC, in the configured dtype; label (B,) when label_width is 1 else
@@ -20,7 +20,8 @@
 #include "absl/status/statusor.h"
 #include "iterd/v1/pipeline.pb.h"
 #include "iterd/v1/service.pb.h"
-#include "server/pipeline/pipeline_factory.h"
+#include "server/pipeline/pipeline_kind.h"
+#include "server/pipeline/pipeline_types.h"
 
 namespace iterd::pipeline {
 
@@ -37,11 +38,13 @@ void ApplyImageRecordOverrides(const v1::PipelineOverrides& overrides,
 
 // Validates, resolves the .rec/.idx/.lst/mean_img paths through
 // environment.resolve_path and starts the pipeline. A missing .rec fails with
-// NotFound naming it; a missing mean_img is InvalidArgument (iterd does not
-// create mean images yet). OpenedPipeline.seed is the seed_aug in use (drawn
-// when unset). REQUIRES: config.has_image_record().
+// NotFound naming it; a missing mean_img is computed over the data and
+// written there (as MXNet does). OpenedPipeline.seed is the seed_aug in use
+// (derived from seed when unset). REQUIRES: config.has_image_record().
 absl::StatusOr<OpenedPipeline> OpenImageRecord(
     const v1::PipelineConfig& config, const PipelineEnvironment& environment);
+
+const PipelineKind& ImageRecordKind();
 
 }  // namespace iterd::pipeline
 

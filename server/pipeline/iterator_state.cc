@@ -2,55 +2,23 @@
 
 #include <openssl/evp.h>
 
-#include <algorithm>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/status/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message.h"
+#include "server/pipeline/pipeline_kinds.h"
 
 namespace iterd::pipeline {
 namespace {
 
 // Most cursor values a source writes (CSV: 3 per reader, data and label).
 constexpr int kMaxCursorValues = 6;
-
-const char* KindName(const v1::PipelineConfig& config) {
-  switch (config.kind_case()) {
-    case v1::PipelineConfig::kNdarray:
-      return "ndarray";
-    case v1::PipelineConfig::kCsv:
-      return "csv";
-    case v1::PipelineConfig::kImageRecord:
-      return "image_record";
-    case v1::PipelineConfig::kImageIter:
-      return "image_iter";
-    case v1::PipelineConfig::KIND_NOT_SET:
-      break;
-  }
-  return "";
-}
-
-// The configured seed, and whether 0 means "drawn at open".
-uint64_t ConfiguredSeed(const v1::PipelineConfig& config, bool* drawn) {
-  *drawn = false;
-  if (config.has_ndarray()) {
-    *drawn = config.ndarray().seed() == 0;
-    return config.ndarray().seed();
-  }
-  if (config.has_image_iter()) {
-    *drawn = config.image_iter().seed() == 0;
-    return config.image_iter().seed();
-  }
-  if (config.has_image_record()) {
-    return static_cast<uint32_t>(config.image_record().seed());
-  }
-  return 0;
-}
 
 absl::Status Differs(absl::string_view field, const std::string& in_state,
                      const std::string& in_config) {
@@ -122,29 +90,8 @@ uint64_t ConfigFingerprint(const v1::PipelineConfig& config) {
   normalized.clear_prefetch_buffer();
   normalized.clear_data_name();
   normalized.clear_label_name();
-  if (normalized.has_ndarray()) {
-    v1::NDArrayConfig* ndarray = normalized.mutable_ndarray();
-    ndarray->clear_batch_size();
-    ndarray->clear_num_parts();
-    ndarray->clear_part_index();
-    ndarray->clear_seed();
-  } else if (normalized.has_csv()) {
-    normalized.mutable_csv()->clear_batch_size();
-    normalized.mutable_csv()->clear_prefetch_buffer();
-  } else if (normalized.has_image_record()) {
-    v1::ImageRecordConfig* record = normalized.mutable_image_record();
-    record->clear_batch_size();
-    record->clear_num_parts();
-    record->clear_part_index();
-    record->clear_seed();
-    record->clear_preprocess_threads();
-    record->clear_verbose();
-  } else if (normalized.has_image_iter()) {
-    v1::ImageIterConfig* image_iter = normalized.mutable_image_iter();
-    image_iter->clear_batch_size();
-    image_iter->clear_num_parts();
-    image_iter->clear_part_index();
-    image_iter->clear_seed();
+  if (const PipelineKind* kind = FindPipelineKind(config); kind != nullptr) {
+    kind->clear_unfingerprinted(&normalized);
   }
   return Sha256Prefix(normalized);
 }
@@ -153,27 +100,15 @@ v1::IteratorState StateIdentity(const v1::PipelineConfig& config,
                                 uint64_t seed_in_use) {
   v1::IteratorState state;
   state.set_version(kIteratorStateVersion);
-  state.set_kind(KindName(config));
   state.set_config_fingerprint(ConfigFingerprint(config));
-  bool drawn = false;
-  const uint64_t configured = ConfiguredSeed(config, &drawn);
-  state.set_seed(drawn ? seed_in_use : configured);
-  if (config.has_ndarray()) {
-    state.set_batch_size(config.ndarray().batch_size());
-    state.set_num_parts(std::max(1, config.ndarray().num_parts()));
-    state.set_part_index(config.ndarray().part_index());
-  } else if (config.has_csv()) {
-    state.set_batch_size(config.csv().batch_size());
-    state.set_num_parts(1);
-  } else if (config.has_image_record()) {
-    state.set_batch_size(config.image_record().batch_size());
-    state.set_num_parts(std::max(1, config.image_record().num_parts()));
-    state.set_part_index(config.image_record().part_index());
-  } else if (config.has_image_iter()) {
-    state.set_batch_size(config.image_iter().batch_size());
-    state.set_num_parts(std::max(1, config.image_iter().num_parts()));
-    state.set_part_index(config.image_iter().part_index());
-  }
+  const PipelineKind* kind = FindPipelineKind(config);
+  if (kind == nullptr) return state;
+  const KindIdentity identity = kind->identity(config);
+  state.set_kind(std::string(kind->name));
+  state.set_batch_size(identity.batch_size);
+  state.set_num_parts(identity.num_parts);
+  state.set_part_index(identity.part_index);
+  state.set_seed(identity.seed_drawn_at_open ? seed_in_use : identity.seed);
   return state;
 }
 
@@ -190,12 +125,15 @@ absl::StatusOr<StreamPosition> CheckResumeState(const v1::IteratorState& state,
         "resume_from: the state is damaged or was edited (its checksum does "
         "not match)");
   }
-  bool drawn = false;
-  ConfiguredSeed(*config, &drawn);
+  const PipelineKind* kind = FindPipelineKind(*config);
+  const bool drawn =
+      kind != nullptr && kind->identity(*config).seed_drawn_at_open;
   const v1::IteratorState own = StateIdentity(*config, state.seed());
   if (state.kind() != own.kind()) {
-    return Differs("kind", absl::StrCat("\"", state.kind().substr(0, 32), "\""),
-                   absl::StrCat("\"", own.kind(), "\""));
+    return Differs(
+        "kind",
+        absl::StrCat("\"", absl::CHexEscape(state.kind().substr(0, 32)), "\""),
+        absl::StrCat("\"", own.kind(), "\""));
   }
   if (state.batch_size() != own.batch_size()) {
     return Differs("batch_size", absl::StrCat(state.batch_size()),
@@ -226,14 +164,10 @@ absl::StatusOr<StreamPosition> CheckResumeState(const v1::IteratorState& state,
         "resume_from: epoch ", state.epoch(), ", sequence ", state.sequence(),
         " and held_rows ", state.held_rows(), " must not be negative"));
   }
-  if (drawn) {
+  if (drawn && kind->set_seed != nullptr) {
     // The saved iterator's seed, so that the order and the augmentations are
     // the ones it would have drawn.
-    if (config->has_ndarray())
-      config->mutable_ndarray()->set_seed(state.seed());
-    if (config->has_image_iter()) {
-      config->mutable_image_iter()->set_seed(state.seed());
-    }
+    kind->set_seed(state.seed(), config);
   }
   StreamPosition position;
   position.epoch = state.epoch();
