@@ -46,12 +46,12 @@ class ImageRecordFactoryTest : public ::testing::Test {
   }
 
   // Every batch of the first epoch.
-  std::vector<std::shared_ptr<const Batch>> Epoch(OpenedPipeline* opened) {
+  std::vector<std::shared_ptr<const Batch>> Epoch(Pipeline* pipeline) {
     std::vector<std::shared_ptr<const Batch>> batches;
     while (true) {
       std::shared_ptr<const Batch> batch;
       bool end = false;
-      const absl::Status status = opened->prefetcher->GetNext(&batch, &end);
+      const absl::Status status = pipeline->Next(&batch, &end);
       EXPECT_TRUE(status.ok()) << status;
       if (!status.ok() || end) break;
       batches.push_back(batch);
@@ -193,18 +193,18 @@ TEST_F(ImageRecordFactoryTest,
 }
 
 TEST_F(ImageRecordFactoryTest, DescriptorsFollowShapeDtypeAndLayout) {
-  absl::StatusOr<OpenedPipeline> opened =
+  absl::StatusOr<std::unique_ptr<Pipeline>> opened =
       OpenPipeline(BaseConfig(), {}, environment_);
   ASSERT_TRUE(opened.ok()) << opened.status();
-  ASSERT_EQ(opened->provide_data.size(), 1u);
-  EXPECT_EQ(opened->provide_data[0].name(), "data");
-  EXPECT_THAT(opened->provide_data[0].shape(), ElementsAre(8, 3, 16, 16));
-  EXPECT_EQ(opened->provide_data[0].dtype(), v1::FLOAT32);
-  EXPECT_EQ(opened->provide_data[0].layout(), "NCHW");
-  EXPECT_EQ(opened->provide_label[0].name(), "softmax_label");
-  EXPECT_THAT(opened->provide_label[0].shape(), ElementsAre(8));
-  EXPECT_EQ(opened->seed, 9u);
-  EXPECT_EQ(opened->num_samples, -1) << "no .idx: unknown before a pass";
+  ASSERT_EQ((*opened)->provide_data().size(), 1u);
+  EXPECT_EQ((*opened)->provide_data()[0].name(), "data");
+  EXPECT_THAT((*opened)->provide_data()[0].shape(), ElementsAre(8, 3, 16, 16));
+  EXPECT_EQ((*opened)->provide_data()[0].dtype(), v1::FLOAT32);
+  EXPECT_EQ((*opened)->provide_data()[0].layout(), "NCHW");
+  EXPECT_EQ((*opened)->provide_label()[0].name(), "softmax_label");
+  EXPECT_THAT((*opened)->provide_label()[0].shape(), ElementsAre(8));
+  EXPECT_EQ((*opened)->seed(), 9u);
+  EXPECT_EQ((*opened)->num_samples(), -1) << "no .idx: unknown before a pass";
 
   v1::PipelineConfig config = BaseConfig();
   config.mutable_image_record()->set_dtype(v1::UINT8);
@@ -214,18 +214,18 @@ TEST_F(ImageRecordFactoryTest, DescriptorsFollowShapeDtypeAndLayout) {
       "tests/testdata/mxnet-reference/f_images.idx");
   opened = OpenPipeline(config, {}, environment_);
   ASSERT_TRUE(opened.ok()) << opened.status();
-  EXPECT_THAT(opened->provide_data[0].shape(), ElementsAre(8, 16, 16, 3));
-  EXPECT_EQ(opened->provide_data[0].dtype(), v1::UINT8);
-  EXPECT_EQ(opened->provide_data[0].layout(), "NHWC");
-  EXPECT_THAT(opened->provide_label[0].shape(), ElementsAre(8, 2));
-  EXPECT_EQ(opened->num_samples, 20);
+  EXPECT_THAT((*opened)->provide_data()[0].shape(), ElementsAre(8, 16, 16, 3));
+  EXPECT_EQ((*opened)->provide_data()[0].dtype(), v1::UINT8);
+  EXPECT_EQ((*opened)->provide_data()[0].layout(), "NHWC");
+  EXPECT_THAT((*opened)->provide_label()[0].shape(), ElementsAre(8, 2));
+  EXPECT_EQ((*opened)->num_samples(), 20);
 }
 
 TEST_F(ImageRecordFactoryTest, RoundBatchWrapsAndPadsTheLastBatch) {
-  absl::StatusOr<OpenedPipeline> opened =
+  absl::StatusOr<std::unique_ptr<Pipeline>> opened =
       OpenPipeline(BaseConfig(), {}, environment_);
   ASSERT_TRUE(opened.ok());
-  const auto batches = Epoch(&*opened);
+  const auto batches = Epoch(opened->get());
   ASSERT_EQ(batches.size(), 3u);  // 20 records, batch 8: 8, 8, 4 + 4 wrapped.
   EXPECT_EQ(batches[0]->pad, 0);
   EXPECT_EQ(batches[2]->pad, 4);
@@ -236,17 +236,17 @@ TEST_F(ImageRecordFactoryTest, RoundBatchWrapsAndPadsTheLastBatch) {
   const float* last = reinterpret_cast<const float*>(
       batches[2]->payload().data() + 8 * 3 * 16 * 16 * 4);
   EXPECT_EQ(last[4], first[0]);
-  const SourceStats stats = opened->source_stats();
+  const SourceStats stats = (*opened)->source_stats();
   EXPECT_EQ(stats.records_decoded, 24);
 }
 
 TEST_F(ImageRecordFactoryTest, WithoutRoundBatchTheTailIsZeroFilled) {
   v1::PipelineConfig config = BaseConfig();
   config.mutable_image_record()->set_round_batch(false);
-  absl::StatusOr<OpenedPipeline> opened =
+  absl::StatusOr<std::unique_ptr<Pipeline>> opened =
       OpenPipeline(config, {}, environment_);
   ASSERT_TRUE(opened.ok());
-  const auto batches = Epoch(&*opened);
+  const auto batches = Epoch(opened->get());
   ASSERT_EQ(batches.size(), 3u);
   EXPECT_EQ(batches[2]->pad, 4);
 }
@@ -254,7 +254,7 @@ TEST_F(ImageRecordFactoryTest, WithoutRoundBatchTheTailIsZeroFilled) {
 TEST_F(ImageRecordFactoryTest, MissingRecIsNotFoundNamingIt) {
   v1::PipelineConfig config = BaseConfig();
   config.mutable_image_record()->set_path_imgrec("/no/such/file.rec");
-  absl::StatusOr<OpenedPipeline> opened =
+  absl::StatusOr<std::unique_ptr<Pipeline>> opened =
       OpenPipeline(config, {}, environment_);
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.status().code(), absl::StatusCode::kNotFound);
@@ -267,14 +267,14 @@ TEST_F(ImageRecordFactoryTest, MeanImageIsSubtracted) {
       << EncodeMeanImage(std::vector<float>(3 * 16 * 16, 10.0f), 3, 16, 16);
   v1::PipelineConfig config = BaseConfig();
   config.mutable_image_record()->set_mean_img(path);
-  absl::StatusOr<OpenedPipeline> with_mean =
+  absl::StatusOr<std::unique_ptr<Pipeline>> with_mean =
       OpenPipeline(config, {}, environment_);
   ASSERT_TRUE(with_mean.ok()) << with_mean.status();
-  absl::StatusOr<OpenedPipeline> without_mean =
+  absl::StatusOr<std::unique_ptr<Pipeline>> without_mean =
       OpenPipeline(BaseConfig(), {}, environment_);
   ASSERT_TRUE(without_mean.ok());
-  const auto a = Epoch(&*with_mean);
-  const auto b = Epoch(&*without_mean);
+  const auto a = Epoch(with_mean->get());
+  const auto b = Epoch(without_mean->get());
   const float* x = reinterpret_cast<const float*>(a[0]->payload().data());
   const float* y = reinterpret_cast<const float*>(b[0]->payload().data());
   for (int i = 0; i < 3 * 16 * 16; ++i) ASSERT_FLOAT_EQ(x[i], y[i] - 10.0f);
@@ -289,17 +289,17 @@ TEST_F(ImageRecordFactoryTest, MissingMeanImageIsComputedSavedAndSubtracted) {
   // Mirroring and scaling happen after the mean is taken: they must not change
   // the saved mean.
   config.mutable_image_record()->set_scale(0.5f);
-  absl::StatusOr<OpenedPipeline> with_mean =
+  absl::StatusOr<std::unique_ptr<Pipeline>> with_mean =
       OpenPipeline(config, {}, environment_);
   ASSERT_TRUE(with_mean.ok()) << with_mean.status();
 
   // The expected mean: every image of one pass, unnormalised.
   v1::PipelineConfig plain_config = BaseConfig();
   plain_config.mutable_image_record()->set_round_batch(false);
-  absl::StatusOr<OpenedPipeline> plain =
+  absl::StatusOr<std::unique_ptr<Pipeline>> plain =
       OpenPipeline(plain_config, {}, environment_);
   ASSERT_TRUE(plain.ok());
-  const auto plain_batches = Epoch(&*plain);
+  const auto plain_batches = Epoch(plain->get());
   ASSERT_FALSE(plain_batches.empty());
   const int64_t images = 8 * static_cast<int64_t>(plain_batches.size()) -
                          plain_batches.back()->pad;
@@ -318,7 +318,7 @@ TEST_F(ImageRecordFactoryTest, MissingMeanImageIsComputedSavedAndSubtracted) {
     ASSERT_NEAR((*saved)[i], sum[i] / images, 1e-3) << "element " << i;
   }
 
-  const auto normalised = Epoch(&*with_mean);
+  const auto normalised = Epoch(with_mean->get());
   const float* x =
       reinterpret_cast<const float*>(normalised[0]->payload().data());
   const float* y =
@@ -333,7 +333,7 @@ TEST_F(ImageRecordFactoryTest, UnreadableMeanImageIsAnErrorNamingIt) {
   std::ofstream(path, std::ios::binary) << "not an ndarray list";
   v1::PipelineConfig config = BaseConfig();
   config.mutable_image_record()->set_mean_img(path);
-  absl::StatusOr<OpenedPipeline> opened =
+  absl::StatusOr<std::unique_ptr<Pipeline>> opened =
       OpenPipeline(config, {}, environment_);
   ASSERT_FALSE(opened.ok());
   EXPECT_THAT(opened.status().message(), HasSubstr("bad_mean.bin"));

@@ -51,7 +51,7 @@ absl::StatusOr<std::vector<InlineArraySpec>> DeclaredInlineArrays(
   return kind->declared_uploads(config);
 }
 
-absl::StatusOr<OpenedPipeline> OpenPipeline(
+absl::StatusOr<std::unique_ptr<Pipeline>> OpenPipeline(
     const v1::PipelineConfig& config, std::vector<Array> uploads,
     const PipelineEnvironment& environment) {
   ITERD_RETURN_IF_ERROR(ValidatePipelineConfig(config));
@@ -67,7 +67,7 @@ absl::StatusOr<OpenedPipeline> OpenPipeline(
       FindPipelineKind(effective)->open(effective, std::move(uploads), resumed);
   if (!opened.ok()) return NameFilesRelative(opened.status(), environment);
   opened->state_identity = StateIdentity(effective, opened->seed);
-  return opened;
+  return std::make_unique<Pipeline>(*std::move(opened));
 }
 
 }  // namespace iterd::pipeline

@@ -9,6 +9,7 @@
 #ifndef ITERD_SERVER_PIPELINE_PIPELINE_FACTORY_H_
 #define ITERD_SERVER_PIPELINE_PIPELINE_FACTORY_H_
 
+#include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -16,6 +17,7 @@
 #include "common/tensor/npy.h"
 #include "iterd/v1/pipeline.pb.h"
 #include "iterd/v1/service.pb.h"
+#include "server/pipeline/pipeline.h"
 #include "server/pipeline/pipeline_types.h"
 
 namespace iterd::pipeline {
@@ -35,8 +37,8 @@ absl::Status ApplyOverrides(const v1::PipelineOverrides& overrides,
 // field.
 absl::Status ValidatePipelineConfig(const v1::PipelineConfig& config);
 
-// Builds and starts the pipeline (the prefetcher starts producing at once).
-absl::StatusOr<OpenedPipeline> OpenPipeline(
+// Builds and starts the pipeline (it starts producing at once).
+absl::StatusOr<std::unique_ptr<Pipeline>> OpenPipeline(
     const v1::PipelineConfig& config, std::vector<Array> uploads,
     const PipelineEnvironment& environment);
 

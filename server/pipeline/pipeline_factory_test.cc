@@ -130,7 +130,7 @@ TEST_F(PipelineFactoryTest, CsvErrorsNameFilesRelativeToTheRoot) {
   bool end = false;
   absl::Status fetched;
   for (int i = 0; i < 3 && fetched.ok(); ++i) {
-    fetched = opened->prefetcher->GetNext(&batch, &end);
+    fetched = (*opened)->Next(&batch, &end);
   }
   EXPECT_THAT(fetched.message(), HasSubstr("folder/c.csv:1:"));
   EXPECT_THAT(fetched.message(), Not(HasSubstr(root_)));
@@ -291,7 +291,7 @@ TEST_F(PipelineFactoryTest, LargestBatchOverTenSamplesOpensPromptly) {
   ASSERT_TRUE(opened.ok()) << opened.status();
   std::shared_ptr<const Batch> batch;
   bool end = false;
-  ASSERT_TRUE(opened->prefetcher->GetNext(&batch, &end).ok());
+  ASSERT_TRUE((*opened)->Next(&batch, &end).ok());
   EXPECT_EQ(batch->pad, kMaxBatchSize - 10);
   environment_.max_batch_bytes = 1 << 20;
   const absl::Status status =

@@ -167,6 +167,13 @@ int64_t Prefetcher::batches_produced() {
   return produced_total_;
 }
 
+int64_t Prefetcher::queued_batches() {
+  absl::MutexLock lock(&mu_);
+  int64_t queued = 0;
+  for (const Result& result : ready_) queued += result.batch != nullptr;
+  return queued;
+}
+
 int64_t Prefetcher::last_delivered_epoch() {
   absl::MutexLock lock(&mu_);
   return epoch_;

@@ -80,6 +80,8 @@ class Prefetcher final {
 
   // Batches the input produced since the prefetcher started (all epochs).
   int64_t batches_produced() ABSL_LOCKS_EXCLUDED(mu_);
+  // Batches produced and waiting for GetNext() (not the end of the epoch).
+  int64_t queued_batches() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Batch::epoch of the last batch GetNext() handed out (0 before any): what a
   // Fetch stream reports as the epoch that ended.

@@ -4,7 +4,6 @@
 #include <string>
 
 #include "grpcpp/support/slice.h"
-#include "server/pipeline/iterator_state.h"
 #include "server/pipeline/pipeline_factory.h"
 
 namespace iterd::service {
@@ -27,7 +26,7 @@ void ReleaseBatch(void* batch) {
 }  // namespace
 
 v1::BatchHeader MakeBatchHeader(const Batch& batch,
-                                const v1::IteratorState& state_identity) {
+                                const v1::IteratorState& state_after) {
   v1::BatchHeader header;
   for (const TensorSpec& spec : batch.data_specs()) {
     FillTensorHeader(spec, header.add_data());
@@ -40,7 +39,7 @@ v1::BatchHeader MakeBatchHeader(const Batch& batch,
   header.set_epoch(batch.epoch);
   header.set_sequence(batch.sequence);
   header.set_payload_bytes(batch.payload().size());
-  *header.mutable_state() = pipeline::WithPosition(state_identity, batch.after);
+  *header.mutable_state() = state_after;
   return header;
 }
 
@@ -75,11 +74,11 @@ grpc::ByteBuffer MakeChunkMessage(const std::shared_ptr<const Batch>& batch,
 }
 
 bool WriteBatch(const std::shared_ptr<const Batch>& batch,
-                const v1::IteratorState& state_identity, size_t chunk_bytes,
+                const v1::IteratorState& state_after, size_t chunk_bytes,
                 FetchStreamer* stream,
                 const std::function<void()>& on_progress) {
   v1::FetchResponse header;
-  *header.mutable_header() = MakeBatchHeader(*batch, state_identity);
+  *header.mutable_header() = MakeBatchHeader(*batch, state_after);
   if (!stream->Write(SerializeResponse(header))) return false;
   const size_t payload_size = batch->payload().size();
   for (size_t offset = 0; offset < payload_size; offset += chunk_bytes) {
@@ -90,11 +89,10 @@ bool WriteBatch(const std::shared_ptr<const Batch>& batch,
   return true;
 }
 
-bool WriteBatchInSlot(const Batch& batch,
-                      const v1::IteratorState& state_identity, uint32_t slot,
-                      FetchStreamer* stream) {
+bool WriteBatchInSlot(const Batch& batch, const v1::IteratorState& state_after,
+                      uint32_t slot, FetchStreamer* stream) {
   v1::FetchResponse header;
-  *header.mutable_header() = MakeBatchHeader(batch, state_identity);
+  *header.mutable_header() = MakeBatchHeader(batch, state_after);
   header.mutable_header()->set_shared_memory_slot(slot);
   return stream->Write(SerializeResponse(header));
 }

@@ -32,10 +32,10 @@ using FetchStreamer =
     grpc::ServerSplitStreamer<v1::FetchRequest, grpc::ByteBuffer>;
 
 // The header describing `batch` (tensor shapes and sizes, pad, index, epoch,
-// sequence) and the iterator's state after it: `state_identity`
-// (OpenedPipeline::state_identity) with the batch's position.
+// sequence) and `state_after`, the iterator's state after it
+// (Pipeline::State(batch.after)).
 v1::BatchHeader MakeBatchHeader(const Batch& batch,
-                                const v1::IteratorState& state_identity);
+                                const v1::IteratorState& state_after);
 
 // A FetchResponse `chunk` message over payload bytes [offset, offset + size) of
 // `batch`, sharing them (no copy).
@@ -49,15 +49,14 @@ grpc::ByteBuffer SerializeResponse(const v1::FetchResponse& response);
 // after each message gRPC accepted. False when the client is gone (a Write
 // failed).
 bool WriteBatch(const std::shared_ptr<const Batch>& batch,
-                const v1::IteratorState& state_identity, size_t chunk_bytes,
+                const v1::IteratorState& state_after, size_t chunk_bytes,
                 FetchStreamer* stream,
                 const std::function<void()>& on_progress = nullptr);
 
 // Writes a header for `batch`, whose payload already is in region slot `slot`;
 // no chunks follow. False when the client is gone.
-bool WriteBatchInSlot(const Batch& batch,
-                      const v1::IteratorState& state_identity, uint32_t slot,
-                      FetchStreamer* stream);
+bool WriteBatchInSlot(const Batch& batch, const v1::IteratorState& state_after,
+                      uint32_t slot, FetchStreamer* stream);
 
 }  // namespace iterd::service
 

@@ -154,23 +154,6 @@ bool IteratorSession::IdleSince(absl::Time now, absl::Duration timeout) {
   return !(streaming_ && stream_waiting_) && now - last_used_ >= timeout;
 }
 
-void IteratorSession::RestartQueueCount(int64_t produced_before_reset) {
-  // Read before the reset, not after: the producer restarts as soon as the
-  // reset returns, and counting its new batches as dropped would be wrong by up
-  // to the whole queue.
-  produced_before_reset_.store(produced_before_reset,
-                               std::memory_order_relaxed);
-  taken_.store(0, std::memory_order_relaxed);
-}
-
-int64_t IteratorSession::QueuedBatches() {
-  const int64_t queued =
-      pipeline_.prefetcher->batches_produced() -
-      produced_before_reset_.load(std::memory_order_relaxed) -
-      taken_.load(std::memory_order_relaxed);
-  return std::max<int64_t>(0, queued);
-}
-
 IteratorRegistry::IteratorRegistry(const RegistryOptions& options)
     : options_(options), reaper_([this] { ReaperLoop(); }) {}
 
@@ -261,7 +244,7 @@ void IteratorRegistry::ReleaseInlineBytes(uint64_t bytes) {
 }
 
 absl::StatusOr<std::shared_ptr<IteratorSession>> IteratorRegistry::Add(
-    pipeline::OpenedPipeline pipeline, std::string client,
+    std::unique_ptr<pipeline::Pipeline> pipeline, std::string client,
     std::string pipeline_name, uint64_t inline_bytes,
     SessionSharedMemory shared_memory) {
   uint64_t selector = 0;
@@ -336,28 +319,26 @@ void IteratorRegistry::RemoveSelector(uint64_t selector,
     }
     // Outside mu_: Find() need not wait for the source's and prefetcher's
     // locks.
-    const pipeline::OpenedPipeline& pipeline = session->pipeline();
-    if (pipeline.source_stats) {
-      const pipeline::SourceStats source = pipeline.source_stats();
-      freed_records_decoded_ += source.records_decoded;
-      freed_records_skipped_ += source.records_skipped;
-      freed_decode_nanoseconds_ += source.decode_nanoseconds;
-    }
-    freed_batches_produced_ += pipeline.prefetcher->batches_produced();
+    pipeline::Pipeline& pipeline = session->pipeline();
+    const pipeline::SourceStats source = pipeline.source_stats();
+    freed_records_decoded_ += source.records_decoded;
+    freed_records_skipped_ += source.records_skipped;
+    freed_decode_nanoseconds_ += source.decode_nanoseconds;
+    freed_batches_produced_ += pipeline.batches_produced();
   }
   ITERD_LOG(INFO) << "iterator " << session->display_id() << " ("
                   << session->client() << ") freed: " << reason;
   // Held slots first: the producer may be waiting for one of them. Then wakes
   // a Fetch blocked on it; the pipeline is destroyed with the last reference.
   session->Shutdown();
-  session->pipeline().prefetcher->Cancel();
+  session->pipeline().Cancel();
 }
 
 void IteratorRegistry::CancelAll() {
   absl::MutexLock lock(&mu_);
   for (auto& [selector, session] : sessions_) {
     session->Shutdown();
-    session->pipeline().prefetcher->Cancel();
+    session->pipeline().Cancel();
   }
 }
 
@@ -386,19 +367,17 @@ RegistrySnapshot IteratorRegistry::Snapshot() {
   snapshot.batches_produced = freed_batches_produced_;
   absl::flat_hash_set<std::string> clients;
   for (const std::shared_ptr<IteratorSession>& session : sessions) {
-    const pipeline::OpenedPipeline& pipeline = session->pipeline();
-    if (pipeline.source_stats) {
-      const pipeline::SourceStats source = pipeline.source_stats();
-      snapshot.records_decoded += source.records_decoded;
-      snapshot.records_skipped += source.records_skipped;
-      snapshot.decode_nanoseconds += source.decode_nanoseconds;
-    }
+    pipeline::Pipeline& pipeline = session->pipeline();
+    const pipeline::SourceStats source = pipeline.source_stats();
+    snapshot.records_decoded += source.records_decoded;
+    snapshot.records_skipped += source.records_skipped;
+    snapshot.decode_nanoseconds += source.decode_nanoseconds;
     IteratorSnapshot iterator;
     iterator.display_id = session->display_id();
     iterator.pipeline_name = session->pipeline_name();
     iterator.client = session->client();
-    iterator.queued_batches = session->QueuedBatches();
-    iterator.batches_produced = pipeline.prefetcher->batches_produced();
+    iterator.queued_batches = pipeline.queued_batches();
+    iterator.batches_produced = pipeline.batches_produced();
     snapshot.batches_produced += iterator.batches_produced;
     clients.insert(iterator.client);
     snapshot.iterators.push_back(std::move(iterator));

@@ -36,7 +36,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/tensor/batch.h"
-#include "server/pipeline/pipeline_factory.h"
+#include "server/pipeline/pipeline.h"
 #include "server/service/shared_memory_pool.h"
 #include "server/service/shared_memory_region.h"
 
@@ -48,8 +48,8 @@ class IteratorSession final {
  public:
   IteratorSession(std::string handle, std::string display_id,
                   std::string client, std::string pipeline_name,
-                  pipeline::OpenedPipeline pipeline, uint64_t inline_bytes,
-                  SessionSharedMemory shared_memory = {})
+                  std::unique_ptr<pipeline::Pipeline> pipeline,
+                  uint64_t inline_bytes, SessionSharedMemory shared_memory = {})
       : handle_(std::move(handle)),
         display_id_(std::move(display_id)),
         client_(std::move(client)),
@@ -70,7 +70,7 @@ class IteratorSession final {
   const std::string& client() const { return client_; }
   // The named pipeline it was opened from, or "inline".
   const std::string& pipeline_name() const { return pipeline_name_; }
-  pipeline::OpenedPipeline& pipeline() { return pipeline_; }
+  pipeline::Pipeline& pipeline() { return *pipeline_; }
   uint64_t inline_bytes() const { return inline_bytes_; }
   // The same-host region the client asked for at open, or null. Its slots are
   // the pipeline's payload buffers; freed once the session and every batch
@@ -112,25 +112,12 @@ class IteratorSession final {
   // Cancels the running stream, if any (the reaper, before freeing it).
   void CancelStream() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Queue-depth bookkeeping for /metrics, kept here rather than in the
-  // Prefetcher (which exposes only its total): a Fetch stream counts each batch
-  // it takes (one relaxed add), and a Reset() restarts the count since it drops
-  // the prefetched batches. `produced_before_reset` is batches_produced() read
-  // just before the Reset().
-  void CountTaken() { taken_.fetch_add(1, std::memory_order_relaxed); }
-  void RestartQueueCount(int64_t produced_before_reset);
-  // Batches produced and not yet taken. Exact when the reset came at the end
-  // of an epoch or with a full queue (the producer was idle); a mid-epoch reset
-  // racing an in-flight production can leave it one batch high until the next
-  // reset.
-  int64_t QueuedBatches();
-
  private:
   const std::string handle_;
   const std::string display_id_;
   const std::string client_;
   const std::string pipeline_name_;
-  pipeline::OpenedPipeline pipeline_;
+  const std::unique_ptr<pipeline::Pipeline> pipeline_;
   const uint64_t inline_bytes_;
   const SessionSharedMemory shared_memory_;
 
@@ -143,8 +130,6 @@ class IteratorSession final {
   // Ends the running stream's call; called under mu_, so EndStream() (which
   // clears it) cannot return, and the call go away, meanwhile.
   std::function<void()> cancel_stream_ ABSL_GUARDED_BY(mu_);
-  std::atomic<int64_t> taken_{0};
-  std::atomic<int64_t> produced_before_reset_{0};
 };
 
 struct RegistryOptions {
@@ -231,7 +216,7 @@ class IteratorRegistry final {
   // `inline_bytes` of reserved budget (released when the iterator goes away)
   // and `shared_memory` (may be empty).
   absl::StatusOr<std::shared_ptr<IteratorSession>> Add(
-      pipeline::OpenedPipeline pipeline, std::string client,
+      std::unique_ptr<pipeline::Pipeline> pipeline, std::string client,
       std::string pipeline_name, uint64_t inline_bytes,
       SessionSharedMemory shared_memory = {}) ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -19,9 +19,9 @@ struct FakeCounts {
 };
 
 // A real Batcher over IntSource(n) behind a real Prefetcher of `depth`.
-pipeline::OpenedPipeline MakePipeline(int64_t n, int64_t batch_size, int depth,
-                                      ThreadPool* pool,
-                                      std::shared_ptr<FakeCounts> counts) {
+std::unique_ptr<pipeline::Pipeline> MakePipeline(
+    int64_t n, int64_t batch_size, int depth, ThreadPool* pool,
+    std::shared_ptr<FakeCounts> counts) {
   auto batcher = pipeline::Batcher::Create(
       {batch_size, pipeline::LastBatchPolicy::kPad},
       std::make_unique<pipeline::testing::IntSource>(n));
@@ -36,15 +36,16 @@ pipeline::OpenedPipeline MakePipeline(int64_t n, int64_t batch_size, int depth,
     stats.records_skipped = counts->skipped.load();
     return stats;
   };
-  return opened;
+  return std::make_unique<pipeline::Pipeline>(std::move(opened));
 }
 
 bool WaitForQueued(IteratorSession& session, int64_t want) {
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (session.QueuedBatches() != want && absl::Now() < deadline) {
+  while (session.pipeline().queued_batches() != want &&
+         absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(5));
   }
-  return session.QueuedBatches() == want;
+  return session.pipeline().queued_batches() == want;
 }
 
 TEST(IteratorRegistrySnapshotTest, FreedIteratorsStayCountedInTheTotals) {
@@ -103,14 +104,12 @@ TEST(IteratorSessionTest, QueuedBatchesFollowTakesAndResets) {
 
   std::shared_ptr<const Batch> batch;
   bool end_of_epoch = false;
-  ASSERT_TRUE(it.pipeline().prefetcher->GetNext(&batch, &end_of_epoch).ok());
-  it.CountTaken();
-  EXPECT_EQ(it.QueuedBatches(), 3);  // Nothing left to produce this epoch.
+  ASSERT_TRUE(it.pipeline().Next(&batch, &end_of_epoch).ok());
+  // Nothing left to produce this epoch but its end, which is no batch.
+  EXPECT_TRUE(WaitForQueued(it, 3));
 
-  const int64_t produced = it.pipeline().prefetcher->batches_produced();
-  ASSERT_TRUE(it.pipeline().prefetcher->Reset().ok());
-  it.RestartQueueCount(produced);
-  EXPECT_TRUE(WaitForQueued(it, 4)) << it.QueuedBatches();
+  ASSERT_TRUE(it.pipeline().Reset(std::nullopt).ok());
+  EXPECT_TRUE(WaitForQueued(it, 4)) << it.pipeline().queued_batches();
 }
 
 std::shared_ptr<IteratorSession> AddRows(IteratorRegistry& registry,

@@ -16,7 +16,6 @@
 #include "grpc/grpc.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "server/pipeline/factory_common.h"
-#include "server/pipeline/iterator_state.h"
 #include "server/service/array_upload.h"
 #include "server/service/batch_stream.h"
 #include "server/service/shared_memory_pool.h"
@@ -249,9 +248,9 @@ absl::StatusOr<v1::PipelineConfig> IterdServiceImpl::ResolveConfig(
 }
 
 absl::Status IterdServiceImpl::CheckPipeline(const v1::PipelineConfig& config) {
-  ITERD_ASSIGN_OR_RETURN(pipeline::OpenedPipeline opened,
+  ITERD_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Pipeline> opened,
                          pipeline::OpenPipeline(config, {}, Environment()));
-  return opened.prefetcher->WaitForFirst();
+  return opened->WaitForFirst(nullptr);
 }
 
 absl::Status IterdServiceImpl::ForClient(const absl::Status& status) const {
@@ -362,30 +361,30 @@ grpc::Status IterdServiceImpl::Open(
     environment.make_payload_pool = RegionPoolFactory(
         kSharedMemoryWindow, environment.max_batch_bytes, &shared_memory);
   }
-  absl::StatusOr<pipeline::OpenedPipeline> opened =
+  absl::StatusOr<std::unique_ptr<pipeline::Pipeline>> opened =
       pipeline::OpenPipeline(*config, *std::move(arrays), environment);
   if (!opened.ok()) return ToGrpcStatus(opened.status());
   // Bad data surfaces now, as in MXNet's constructors.
-  status = opened->prefetcher->WaitForFirst(given_up);
+  status = (*opened)->WaitForFirst(given_up);
   if (given_up()) {
     // No more batches are produced: the one in progress finishes as the
     // pipeline is destroyed, and nothing is scheduled after it.
-    opened->prefetcher->Cancel();
+    (*opened)->Cancel();
     return gave_up_status();
   }
   if (!status.ok()) return ToGrpcStatus(ForClient(status));
 
-  for (const v1::DataDesc& desc : opened->provide_data) {
+  const pipeline::Pipeline& described = **opened;
+  for (const v1::DataDesc& desc : described.provide_data()) {
     *response->add_provide_data() = desc;
   }
-  for (const v1::DataDesc& desc : opened->provide_label) {
+  for (const v1::DataDesc& desc : described.provide_label()) {
     *response->add_provide_label() = desc;
   }
-  response->set_batch_size(opened->batch_size);
-  response->set_seed(opened->seed);
-  response->set_num_samples(opened->num_samples);
-  *response->mutable_state() =
-      pipeline::WithPosition(opened->state_identity, opened->start_position);
+  response->set_batch_size(described.batch_size());
+  response->set_seed(described.seed());
+  response->set_num_samples(described.num_samples());
+  *response->mutable_state() = described.StartState();
   // Escaped once here: the registry logs it and counts distinct clients.
   const std::string client = EscapedInput(
       first.open().client().empty() ? context->peer() : first.open().client());
@@ -457,17 +456,16 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
   for (uint32_t sent = 0; sent < max_batches; ++sent) {
     std::shared_ptr<const Batch> batch;
     bool end_of_epoch = false;
-    StreamPosition end_position;
+    v1::IteratorState end_state;
     const absl::Time wait_start = absl::Now();
     session.SetStreamWaiting(true);
-    status = session.pipeline().prefetcher->GetNext(
+    status = session.pipeline().Next(
         &batch, &end_of_epoch, [context] { return context->IsCancelled(); },
-        absl::Milliseconds(100), &end_position);
+        &end_state);
     session.SetStreamWaiting(false);
     fetch_wait_nanoseconds_.fetch_add(
         absl::ToInt64Nanoseconds(absl::Now() - wait_start),
         std::memory_order_relaxed);
-    if (status.ok() && !end_of_epoch) session.CountTaken();
     if (!status.ok()) {
       client_gone = context->IsCancelled();
       break;
@@ -475,10 +473,8 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
     if (end_of_epoch) {
       v1::FetchResponse response;
       response.mutable_end_of_epoch()->set_epoch(
-          session.pipeline().prefetcher->last_delivered_epoch());
-      *response.mutable_end_of_epoch()->mutable_state() =
-          pipeline::WithPosition(session.pipeline().state_identity,
-                                 end_position);
+          session.pipeline().last_delivered_epoch());
+      response.mutable_end_of_epoch()->mutable_state()->Swap(&end_state);
       client_gone = !stream->Write(SerializeResponse(response));
       break;
     }
@@ -488,10 +484,11 @@ grpc::Status IterdServiceImpl::FetchStream(grpc::ServerContext* context,
     const int64_t slot = in_region ? session.SlotOf(*batch) : -1;
     if (slot >= 0) session.HoldBatch(batch);
     if (slot >= 0
-            ? !WriteBatchInSlot(*batch, session.pipeline().state_identity,
+            ? !WriteBatchInSlot(*batch, session.pipeline().State(batch->after),
                                 static_cast<uint32_t>(slot), stream)
-            : !WriteBatch(batch, session.pipeline().state_identity, chunk_bytes,
-                          stream, [&session] { session.Touch(); })) {
+            : !WriteBatch(batch, session.pipeline().State(batch->after),
+                          chunk_bytes, stream,
+                          [&session] { session.Touch(); })) {
       client_gone = true;
       break;
     }
@@ -521,18 +518,8 @@ grpc::Status IterdServiceImpl::Reset(grpc::ServerContext*,
   // Before the Reset waits for the producer, which may be waiting for one of
   // the held buffers; the client drained its window before resetting.
   (*session)->ReleaseHeldBatches();
-  pipeline::Prefetcher& prefetcher = *(*session)->pipeline().prefetcher;
-  const int64_t produced_before_reset = prefetcher.batches_produced();
-  StreamPosition after;
-  const absl::Status status = prefetcher.Reset(consumed, &after);
-  if (status.ok()) {
-    *response->mutable_state() =
-        pipeline::WithPosition((*session)->pipeline().state_identity, after);
-  }
-  // A reset that got past validation dropped the queue, even if it failed.
-  if (status.ok() || !absl::IsInvalidArgument(status)) {
-    (*session)->RestartQueueCount(produced_before_reset);
-  }
+  const absl::Status status =
+      (*session)->pipeline().Reset(consumed, response->mutable_state());
   return ToGrpcStatus(ForClient(status));
 }
 
@@ -550,13 +537,10 @@ grpc::Status IterdServiceImpl::GetSampleOrder(
   absl::StatusOr<std::shared_ptr<IteratorSession>> session =
       registry_.Find(request->iterator_id());
   if (!session.ok()) return ToGrpcStatus(session.status());
-  const auto& sample_order = (*session)->pipeline().sample_order;
-  if (!sample_order) {
-    return ToGrpcStatus(absl::FailedPreconditionError(
-        "only NDArray iterators have a sample order (idx)"));
-  }
-  const std::vector<uint64_t> order = sample_order();
-  response->mutable_order()->Add(order.begin(), order.end());
+  absl::StatusOr<std::vector<uint64_t>> order =
+      (*session)->pipeline().SampleOrder();
+  if (!order.ok()) return ToGrpcStatus(order.status());
+  response->mutable_order()->Add(order->begin(), order->end());
   return grpc::Status::OK;
 }
 
@@ -566,16 +550,14 @@ grpc::Status IterdServiceImpl::GetIteratorStats(
   absl::StatusOr<std::shared_ptr<IteratorSession>> session =
       registry_.Find(request->iterator_id());
   if (!session.ok()) return ToGrpcStatus(session.status());
-  pipeline::OpenedPipeline& pipeline = (*session)->pipeline();
-  response->set_batches_produced(pipeline.prefetcher->batches_produced());
-  if (pipeline.source_stats) {
-    const pipeline::SourceStats stats = pipeline.source_stats();
-    response->set_records_decoded(stats.records_decoded);
-    response->set_records_skipped(stats.records_skipped);
-    for (const std::string& example : stats.skipped_examples) {
-      response->add_skipped_examples(
-          std::string(ForClient(absl::DataLossError(example)).message()));
-    }
+  pipeline::Pipeline& pipeline = (*session)->pipeline();
+  response->set_batches_produced(pipeline.batches_produced());
+  const pipeline::SourceStats stats = pipeline.source_stats();
+  response->set_records_decoded(stats.records_decoded);
+  response->set_records_skipped(stats.records_skipped);
+  for (const std::string& example : stats.skipped_examples) {
+    response->add_skipped_examples(
+        std::string(ForClient(absl::DataLossError(example)).message()));
   }
   return grpc::Status::OK;
 }

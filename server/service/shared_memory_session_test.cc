@@ -37,8 +37,8 @@ bool ReturnsInTime(Fn fn) {
 
 // A pipeline over IntSource(1000) whose pool is `slots` slots of a region
 // (recorded in *memory), behind a Prefetcher of depth 1.
-pipeline::OpenedPipeline MakeRegionPipeline(ThreadPool* pool, uint32_t slots,
-                                            SessionSharedMemory* memory) {
+std::unique_ptr<pipeline::Pipeline> MakeRegionPipeline(
+    ThreadPool* pool, uint32_t slots, SessionSharedMemory* memory) {
   auto factory = [slots, memory](size_t bytes, int) {
     auto region = SharedMemoryRegion::Create(bytes, slots);
     EXPECT_TRUE(region.ok()) << region.status();
@@ -58,14 +58,14 @@ pipeline::OpenedPipeline MakeRegionPipeline(ThreadPool* pool, uint32_t slots,
   opened.prefetcher = std::make_unique<pipeline::Prefetcher>(
       std::move(batcher).value(), /*depth=*/1, pool);
   opened.batch_size = kBatchSize;
-  return opened;
+  return std::make_unique<pipeline::Pipeline>(std::move(opened));
 }
 
 class SharedMemorySessionTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SessionSharedMemory memory;
-    pipeline::OpenedPipeline opened =
+    std::unique_ptr<pipeline::Pipeline> opened =
         MakeRegionPipeline(&thread_pool_, 2, &memory);
     pool_ = memory.pool;
     auto added = registry_.Add(std::move(opened), "client", "inline", 0,
@@ -77,7 +77,7 @@ class SharedMemorySessionTest : public ::testing::Test {
   std::shared_ptr<const Batch> Take() {
     std::shared_ptr<const Batch> batch;
     bool end = false;
-    EXPECT_TRUE(session_->pipeline().prefetcher->GetNext(&batch, &end).ok());
+    EXPECT_TRUE(session_->pipeline().Next(&batch, &end).ok());
     return batch;
   }
 
@@ -152,7 +152,7 @@ TEST_F(SharedMemorySessionTest, ResetAfterReleasingTheWindowReturns) {
   FillRegionWithHeldBatches();
   EXPECT_TRUE(ReturnsInTime([this] {
     session_->ReleaseHeldBatches();
-    EXPECT_TRUE(session_->pipeline().prefetcher->Reset(2).ok());
+    EXPECT_TRUE(session_->pipeline().Reset(2).ok());
   }));
   std::shared_ptr<const Batch> batch = Take();
   EXPECT_GE(session_->SlotOf(*batch), 0);
@@ -170,7 +170,7 @@ TEST(SharedMemoryExpiryTest, IdleIteratorHoldingAFullRegionExpires) {
   for (int i = 0; i < 2; ++i) {
     std::shared_ptr<const Batch> batch;
     bool end = false;
-    ASSERT_TRUE((*added)->pipeline().prefetcher->GetNext(&batch, &end).ok());
+    ASSERT_TRUE((*added)->pipeline().Next(&batch, &end).ok());
     (*added)->HoldBatch(batch);
   }
   std::weak_ptr<IteratorSession> weak = *added;

@@ -299,14 +299,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto opened =
       iterd::pipeline::OpenPipeline(config, std::move(uploads), environment);
   if (!opened.ok()) return 0;
-  iterd::pipeline::Prefetcher& prefetcher = *opened->prefetcher;
-  if (!prefetcher.WaitForFirst().ok()) return 0;
+  iterd::pipeline::Pipeline& pipeline = **opened;
+  if (!pipeline.WaitForFirst(nullptr).ok()) return 0;
   for (int i = 0; i < kBatchesPerInput; ++i) {
     std::shared_ptr<const iterd::Batch> batch;
     bool end_of_epoch = false;
-    if (!prefetcher.GetNext(&batch, &end_of_epoch).ok()) break;
-    if (end_of_epoch && !prefetcher.Reset().ok()) break;
+    if (!pipeline.Next(&batch, &end_of_epoch).ok()) break;
+    if (end_of_epoch && !pipeline.Reset(std::nullopt).ok()) break;
   }
-  prefetcher.Cancel();
+  pipeline.Cancel();
   return 0;
 }
