@@ -31,7 +31,6 @@ namespace {
 // so the shuffle takes a stream no pass number reaches.
 constexpr uint64_t kShuffleStream = std::numeric_limits<uint64_t>::max();
 // Skipped images listed in SourceStats.skipped_examples.
-constexpr size_t kMaxSkippedExamples = 10;
 
 absl::Status FieldError(absl::string_view field, absl::string_view problem) {
   return absl::InvalidArgumentError(
@@ -113,9 +112,10 @@ class ImageIterSource::SkipReporter final : public recordio::Reporter {
   explicit SkipReporter(ImageIterSource* source) : source_(source) {}
   void Corruption(uint64_t offset, uint64_t bytes,
                   const absl::Status& reason) override {
-    source_->CountSkip(absl::StrCat(source_->options_.path_imgrec, ":", offset,
-                                    " (", bytes, " bytes)"),
-                       reason);
+    source_->recorder_.Skipped(
+        absl::StrCat(source_->options_.path_imgrec, ":", offset, " (", bytes,
+                     " bytes of damaged RecordIO framing)"),
+        reason.message());
   }
 
  private:
@@ -335,22 +335,7 @@ absl::Status ImageIterSource::Seek(const SourcePosition& position) {
   return absl::OkStatus();
 }
 
-SourceStats ImageIterSource::stats() const {
-  absl::MutexLock lock(&stats_mu_);
-  return stats_;
-}
-
-void ImageIterSource::CountSkip(const std::string& where,
-                                const absl::Status& reason) {
-  ITERD_LOG(WARNING) << "ImageIter skipped a bad image: " << where << ": "
-                     << reason.message();
-  absl::MutexLock lock(&stats_mu_);
-  ++stats_.records_skipped;
-  if (stats_.skipped_examples.size() < kMaxSkippedExamples) {
-    stats_.skipped_examples.push_back(
-        absl::StrCat(where, ": ", reason.message()));
-  }
-}
+SourceStats ImageIterSource::stats() const { return recorder_.stats(); }
 
 absl::Status ImageIterSource::ClaimJobs(int64_t count, std::vector<Job>* jobs) {
   jobs->clear();
@@ -472,72 +457,40 @@ absl::Status ImageIterSource::ReadSample(Batch* batch, int64_t row,
 absl::Status ImageIterSource::ReadSamples(Batch* batch, int64_t first_row,
                                           int64_t count, uint64_t* ids,
                                           int64_t* filled, bool* end_of_pass) {
-  *filled = 0;
-  *end_of_pass = false;
-  std::vector<Job> jobs;
-  // Each round decodes as many images as rows are missing; skipped images
-  // leave rows that the next round fills.
-  while (*filled < count) {
-    ITERD_RETURN_IF_ERROR(ClaimJobs(count - *filled, &jobs));
-    if (jobs.empty()) {
-      *end_of_pass = true;
-      return absl::OkStatus();
-    }
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      jobs[i].row = first_row + *filled + static_cast<int64_t>(i);
-    }
-    auto decode = [&](int64_t i) {
-      const auto start = std::chrono::steady_clock::now();
-      Decode(&jobs[i], batch);
-      jobs[i].nanoseconds =
-          std::chrono::duration_cast<std::chrono::nanoseconds>(
-              std::chrono::steady_clock::now() - start)
-              .count();
-    };
-    if (options_.pool == nullptr || options_.parallelism <= 1) {
-      for (size_t i = 0; i < jobs.size(); ++i) decode(static_cast<int64_t>(i));
-    } else {
-      ParallelFor(options_.pool, options_.parallelism,
-                  static_cast<int64_t>(jobs.size()), decode);
-    }
-    // In order: good rows move up over the rows of skipped images.
-    int64_t next_row = first_row + *filled;
-    int64_t decoded = 0;
-    int64_t nanoseconds = 0;
-    for (const Job& job : jobs) {
-      nanoseconds += job.nanoseconds;
-      if (job.status.ok()) {
-        if (job.row != next_row) batch->CopyRowFrom(*batch, job.row, next_row);
-        ids[next_row - first_row] = static_cast<uint64_t>(job.position);
-        ++next_row;
-        ++decoded;
-        continue;
-      }
-      const std::string where =
-          job.sample == nullptr
-              ? absl::StrCat(options_.path_imgrec, ":", job.record_offset)
-          : job.sample->record_offset >= 0
-              ? absl::StrCat(options_.path_imgrec, ": key ", job.sample->key,
-                             " (offset ", job.sample->record_offset, ")")
-              : absl::StrCat(job.sample->file, " (key ", job.sample->key, ")");
-      if (job.fatal) {
-        return absl::Status(job.status.code(),
-                            absl::StrCat(where, ": ", job.status.message()));
-      }
-      if (options_.fail_on_bad_image) {
-        return absl::DataLossError(
-            absl::StrCat("broken image ", where, ": ", job.status.message()));
-      }
-      CountSkip(where, job.status);
-    }
-    {
-      absl::MutexLock lock(&stats_mu_);
-      stats_.records_decoded += decoded;
-      stats_.decode_nanoseconds += nanoseconds;
-    }
-    *filled = next_row - first_row;
+  DecodeLoop loop;
+  loop.pool = options_.pool;
+  loop.parallelism = options_.parallelism;
+  loop.fail_on_bad_item = options_.fail_on_bad_image;
+  loop.item_noun = "image";
+  loop.claim = [this](int64_t count) -> absl::StatusOr<int64_t> {
+    ITERD_RETURN_IF_ERROR(ClaimJobs(count, &jobs_));
+    return static_cast<int64_t>(jobs_.size());
+  };
+  loop.decode = [this, batch](int64_t item, int64_t row) {
+    Job& job = jobs_[item];
+    job.row = row;
+    Decode(&job, batch);
+    // DataBatch.index is the sample's position in the epoch's order.
+    return DecodedItem{job.status, job.fatal,
+                       static_cast<uint64_t>(job.position)};
+  };
+  loop.where = [this](int64_t item) { return Where(jobs_[item]); };
+  return FillDecodedRows(loop, &recorder_, batch, first_row, count, ids, filled,
+                         end_of_pass);
+}
+
+std::string ImageIterSource::Where(const Job& job) const {
+  if (job.sample == nullptr) {
+    return absl::StrCat(options_.path_imgrec, ":", job.record_offset,
+                        " (position ", job.position, ")");
   }
-  return absl::OkStatus();
+  if (job.sample->record_offset >= 0) {
+    return absl::StrCat(options_.path_imgrec, ": key ", job.sample->key,
+                        " (offset ", job.sample->record_offset, ", position ",
+                        job.position, ")");
+  }
+  return absl::StrCat(job.sample->file, " (key ", job.sample->key,
+                      ", position ", job.position, ")");
 }
 
 }  // namespace iterd::pipeline

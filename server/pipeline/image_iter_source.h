@@ -51,6 +51,7 @@
 #include "common/recordio/byte_source.h"
 #include "common/recordio/reader.h"
 #include "common/tensor/batch.h"
+#include "server/pipeline/decode_loop.h"
 #include "server/pipeline/sample_source.h"
 
 namespace iterd::pipeline {
@@ -158,7 +159,8 @@ class ImageIterSource final : public SampleSource {
   // Never throws: an exception from a decoder or OpenCV makes a bad image.
   void Decode(Job* job, Batch* batch) const;
   void DecodeOrThrow(Job* job, Batch* batch) const;
-  void CountSkip(const std::string& where, const absl::Status& reason);
+  // Names a job in messages: file, record or key, position.
+  std::string Where(const Job& job) const;
 
   const ImageIterSourceOptions options_;
   const image::ImageIterAugmenter augmenter_;
@@ -185,8 +187,10 @@ class ImageIterSource final : public SampleSource {
   std::vector<int64_t> order_;  // Indices into samples_, this epoch's order.
   int64_t position_ = 0;        // Next position in the pass.
 
-  mutable absl::Mutex stats_mu_;
-  SourceStats stats_ ABSL_GUARDED_BY(stats_mu_);
+  std::vector<Job> jobs_;  // This round's images, reused.
+  // Decoded and skipped counts (thread-safe; the sequential reader's skips
+  // too).
+  SkipRecorder recorder_{"ImageIter"};
 };
 
 }  // namespace iterd::pipeline

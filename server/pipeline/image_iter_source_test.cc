@@ -277,7 +277,7 @@ TEST(ImageIterSourceTest, BrokenImageIsDataLossUnderTheFailPolicy) {
   absl::Status status =
       source->ReadSamples(&batch, 0, 4, ids.data(), &filled, &end);
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(status.message(), HasSubstr("broken image"));
+  EXPECT_THAT(status.message(), HasSubstr("bad image"));
   EXPECT_THAT(status.message(), HasSubstr("broken_fail.rec: key 19"));
 }
 

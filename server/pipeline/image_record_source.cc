@@ -22,13 +22,6 @@
 namespace iterd::pipeline {
 namespace {
 
-// Skipped-record examples kept for GetIteratorStats.
-constexpr size_t kMaxSkippedExamples = 8;
-// A damaged file can skip thousands of records: log the first ones, then one
-// in kLogEvery, so the log stays readable and the count stays exact.
-constexpr int64_t kLoggedSkipsInFull = 20;
-constexpr int64_t kLogEvery = 1000;
-
 // One TurboJPEG handle per thread (pool threads and the producer), reused for
 // every image that thread decodes: a handle costs a few KB of allocations.
 absl::StatusOr<image::JpegDecoder*> ThreadJpegDecoder() {
@@ -47,9 +40,11 @@ class ImageRecordSource::SkipReporter final : public recordio::Reporter {
   explicit SkipReporter(const ImageRecordSource* source) : source_(source) {}
   void Corruption(uint64_t offset, uint64_t bytes,
                   const absl::Status& reason) override {
-    source_->CountSkipped(offset, -1,
-                          absl::StrCat("damaged RecordIO framing, ", bytes,
-                                       " bytes skipped: ", reason.message()));
+    source_->recorder_.Skipped(
+        absl::StrCat(source_->Where(offset), " (listing epoch ",
+                     source_->epoch_, ")"),
+        absl::StrCat("damaged RecordIO framing, ", bytes,
+                     " bytes skipped: ", reason.message()));
   }
 
  private:
@@ -62,13 +57,6 @@ struct ImageRecordSource::RawRecord {
   uint64_t offset = 0;
   int64_t position = 0;
   absl::Status read_error;  // A damaged record at an .idx offset.
-};
-
-struct ImageRecordSource::ItemResult {
-  absl::Status status;
-  bool hard = false;  // Not a bad record: fails whatever the policy.
-  uint64_t id = 0;
-  int64_t nanoseconds = 0;  // Decode and augmentation time.
 };
 
 ImageRecordSource::ImageRecordSource(ThreadPool* pool) : pool_(pool) {}
@@ -176,30 +164,12 @@ std::string ImageRecordSource::Where(uint64_t offset) const {
   return absl::StrCat(options_.path_imgrec, ":", offset);
 }
 
-void ImageRecordSource::CountSkipped(uint64_t offset, int64_t position,
-                                     absl::string_view reason) const {
-  int64_t skipped = 0;
-  {
-    absl::MutexLock lock(&stats_mu_);
-    skipped = ++stats_.records_skipped;
-    if (stats_.skipped_examples.size() < kMaxSkippedExamples) {
-      stats_.skipped_examples.push_back(
-          absl::StrCat(Where(offset), ": ", reason));
-    }
-  }
-  if (skipped <= kLoggedSkipsInFull || skipped % kLogEvery == 0) {
-    ITERD_LOG(WARNING) << "ImageRecordIter skipped a bad record at "
-                       << Where(offset) << " (epoch " << epoch_
-                       << (position >= 0 ? absl::StrCat(", position ", position)
-                                         : std::string(", while listing"))
-                       << ", " << skipped << " skipped so far): " << reason;
-  }
+std::string ImageRecordSource::WhereInPass(const RawRecord& raw) const {
+  return absl::StrCat(Where(raw.offset), " (position ", raw.position,
+                      " of epoch ", epoch_, ")");
 }
 
-SourceStats ImageRecordSource::stats() const {
-  absl::MutexLock lock(&stats_mu_);
-  return stats_;
-}
+SourceStats ImageRecordSource::stats() const { return recorder_.stats(); }
 
 void ImageRecordSource::BeginPass(int64_t pass) {
   pass_ = pass;
@@ -352,52 +322,52 @@ absl::StatusOr<bool> ImageRecordSource::DecodeCropFirst(absl::string_view bytes,
 }
 
 absl::Status ImageRecordSource::WriteLabel(const recordio::IRHeader& header,
-                                           const RawRecord& raw,
                                            float* out) const {
   const int width = options_.label_width;
   if (label_list_.has_value()) {
     const float* labels = label_list_->Find(header.id);
     if (labels == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(Where(raw.offset), ": record id ", header.id,
-                       " is not in path_imglist ", label_list_->name()));
+      return absl::InvalidArgumentError(absl::StrCat("record id ", header.id,
+                                                     " is not in path_imglist ",
+                                                     label_list_->name()));
     }
     std::memcpy(out, labels, sizeof(float) * width);
   } else if (!header.labels.empty()) {
     if (header.labels.size() != static_cast<size_t>(width)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(Where(raw.offset), ": record has ", header.labels.size(),
+          absl::StrCat("record has ", header.labels.size(),
                        " labels in its header but label_width is ", width));
     }
     std::memcpy(out, header.labels.data(), sizeof(float) * width);
   } else {
     if (width != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          Where(raw.offset), ": record has a scalar label but label_width is ",
-          width, " (give path_imglist or multi-label records)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("record has a scalar label but label_width is ", width,
+                       " (give path_imglist or multi-label records)"));
     }
     out[0] = header.label;
   }
   return absl::OkStatus();
 }
 
-ImageRecordSource::ItemResult ImageRecordSource::ProcessRecord(
-    const RawRecord& raw, Batch* batch, int64_t row) const {
+DecodedItem ImageRecordSource::ProcessRecord(const RawRecord& raw, Batch* batch,
+                                             int64_t row) const {
   // Decoders and OpenCV throw (out of memory, an assertion on odd input):
   // the record is bad, the daemon goes on, and their texts stay in the log.
   try {
     return ProcessRecordOrThrow(raw, batch, row);
   } catch (const std::exception& error) {
     ITERD_LOG(WARNING) << Where(raw.offset) << ": " << error.what();
-    ItemResult result;
+    DecodedItem result;
     result.status = image::ExceptionStatus(error);
     return result;
   }
 }
 
-ImageRecordSource::ItemResult ImageRecordSource::ProcessRecordOrThrow(
-    const RawRecord& raw, Batch* batch, int64_t row) const {
-  ItemResult result;
+DecodedItem ImageRecordSource::ProcessRecordOrThrow(const RawRecord& raw,
+                                                    Batch* batch,
+                                                    int64_t row) const {
+  DecodedItem result;
   if (!raw.read_error.ok()) {
     result.status = raw.read_error;
     return result;
@@ -418,9 +388,9 @@ ImageRecordSource::ItemResult ImageRecordSource::ProcessRecordOrThrow(
     many.resize(options_.label_width);
     label_out = many.data();
   }
-  result.status = WriteLabel(*header, raw, label_out);
+  result.status = WriteLabel(*header, label_out);
   if (!result.status.ok()) {
-    result.hard = true;
+    result.fatal = true;
     return result;
   }
   std::memcpy(label_row.data(), label_out, label_row.size());
@@ -443,7 +413,7 @@ ImageRecordSource::ItemResult ImageRecordSource::ProcessRecordOrThrow(
     if (!result.status.ok()) return result;
   }
   result.status = writer_->Write(image, &rng, batch->data(0).row(row));
-  result.hard = !result.status.ok();
+  result.fatal = !result.status.ok();
   return result;
 }
 
@@ -467,50 +437,22 @@ absl::Status ImageRecordSource::ReadSamples(Batch* batch, int64_t first_row,
         absl::StrCat("ImageRecordSource::ReadSamples: rows [", first_row, ", ",
                      first_row + count, ") do not fit the batch's tensors"));
   }
-  // Bad records leave holes; read further records until the rows are full or
-  // the pass ends, so a batch stays full.
-  while (*filled < count && !*end_of_pass) {
-    ITERD_RETURN_IF_ERROR(GatherRecords(count - *filled, end_of_pass));
-    const int64_t n = static_cast<int64_t>(raw_.size());
-    if (n == 0) break;
-    const int64_t base = first_row + *filled;
-    std::vector<ItemResult> results(n);
-    ParallelFor(pool_, std::min<int64_t>(options_.preprocess_threads, n), n,
-                [&](int64_t k) {
-                  const auto start = std::chrono::steady_clock::now();
-                  results[k] = ProcessRecord(raw_[k], batch, base + k);
-                  results[k].nanoseconds =
-                      std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::steady_clock::now() - start)
-                          .count();
-                });
-    int64_t good = 0;
-    int64_t nanoseconds = 0;
-    for (int64_t k = 0; k < n; ++k) {
-      const ItemResult& result = results[k];
-      nanoseconds += result.nanoseconds;
-      if (result.status.ok()) {
-        if (good != k) batch->CopyRowFrom(*batch, base + k, base + good);
-        ids[*filled + good] = result.id;
-        ++good;
-        continue;
-      }
-      if (result.hard) return result.status;
-      if (options_.fail_on_bad_record) {
-        return absl::DataLossError(absl::StrCat(
-            Where(raw_[k].offset), ": bad record (position ", raw_[k].position,
-            " of epoch ", epoch_, "): ", result.status.message()));
-      }
-      CountSkipped(raw_[k].offset, raw_[k].position, result.status.message());
-    }
-    {
-      absl::MutexLock lock(&stats_mu_);
-      stats_.records_decoded += good;
-      stats_.decode_nanoseconds += nanoseconds;
-    }
-    *filled += good;
-  }
-  return absl::OkStatus();
+  DecodeLoop loop;
+  loop.pool = pool_;
+  loop.parallelism = options_.preprocess_threads;
+  loop.fail_on_bad_item = options_.fail_on_bad_record;
+  loop.item_noun = "record";
+  loop.claim = [this](int64_t count) -> absl::StatusOr<int64_t> {
+    bool end_of_pass = false;
+    ITERD_RETURN_IF_ERROR(GatherRecords(count, &end_of_pass));
+    return static_cast<int64_t>(raw_.size());
+  };
+  loop.decode = [this, batch](int64_t item, int64_t row) {
+    return ProcessRecord(raw_[item], batch, row);
+  };
+  loop.where = [this](int64_t item) { return WhereInPass(raw_[item]); };
+  return FillDecodedRows(loop, &recorder_, batch, first_row, count, ids, filled,
+                         end_of_pass);
 }
 
 }  // namespace iterd::pipeline

@@ -62,6 +62,7 @@
 #include "common/recordio/irheader.h"
 #include "common/recordio/reader.h"
 #include "common/tensor/batch.h"
+#include "server/pipeline/decode_loop.h"
 #include "server/pipeline/image_record_order.h"
 #include "server/pipeline/label_list.h"
 #include "server/pipeline/sample_source.h"
@@ -144,7 +145,6 @@ class ImageRecordSource final : public SampleSource {
  private:
   class SkipReporter;
   struct RawRecord;
-  struct ItemResult;
 
   explicit ImageRecordSource(ThreadPool* pool);
 
@@ -152,22 +152,22 @@ class ImageRecordSource final : public SampleSource {
   absl::Status GatherRecords(int64_t count, bool* end_of_pass);
   // Decodes, labels, augments and writes raw_[item] into `row`.
   // Never throws: an exception from a decoder or OpenCV is a bad record.
-  ItemResult ProcessRecord(const RawRecord& raw, Batch* batch,
-                           int64_t row) const;
-  ItemResult ProcessRecordOrThrow(const RawRecord& raw, Batch* batch,
-                                  int64_t row) const;
+  DecodedItem ProcessRecord(const RawRecord& raw, Batch* batch,
+                            int64_t row) const;
+  DecodedItem ProcessRecordOrThrow(const RawRecord& raw, Batch* batch,
+                                   int64_t row) const;
   absl::StatusOr<cv::Mat> Decode(absl::string_view bytes) const;
   // Crop-first decode and augmentation into *image; false (nothing drawn)
   // when the record or the chain does not qualify.
   absl::StatusOr<bool> DecodeCropFirst(absl::string_view bytes,
                                        random::Engine* rng,
                                        cv::Mat* image) const;
-  absl::Status WriteLabel(const recordio::IRHeader& header,
-                          const RawRecord& raw, float* out) const;
-  // A skipped record: count, example, log. Thread-safe.
-  void CountSkipped(uint64_t offset, int64_t position,
-                    absl::string_view reason) const;
+  absl::Status WriteLabel(const recordio::IRHeader& header, float* out) const;
   std::string Where(uint64_t offset) const;
+  // Where raw_[item] is: file, offset, position and epoch.
+  std::string WhereInPass(const RawRecord& raw) const;
+  // Sets pass_ and the augmentation seed of (epoch_, pass_).
+  void BeginPass(int64_t pass);
 
   ImageRecordSourceOptions options_;
   ThreadPool* const pool_;
@@ -182,9 +182,6 @@ class ImageRecordSource final : public SampleSource {
   int decode_flag_ = 1;
   std::vector<TensorSpec> data_specs_;
   std::vector<TensorSpec> label_specs_;
-  // Sets pass_ and the augmentation seed of (epoch_, pass_).
-  void BeginPass(int64_t pass);
-
   int64_t epoch_ = 0;
   // Rewinds since StartEpoch(epoch_). Augmentation draws are keyed by the
   // pass as well as the position: round_batch's filler samples are re-read
@@ -194,9 +191,9 @@ class ImageRecordSource final : public SampleSource {
   uint64_t pass_seed_ = 0;      // random::PassSeed(seed_aug, epoch_, pass_).
   int64_t position_ = 0;        // Entries of the order consumed this pass.
   std::vector<RawRecord> raw_;  // This call's records, reused.
-
-  mutable absl::Mutex stats_mu_;
-  mutable SourceStats stats_ ABSL_GUARDED_BY(stats_mu_);
+  // Decoded and skipped counts (thread-safe; the listing reporter's skips
+  // too).
+  mutable SkipRecorder recorder_{"ImageRecordIter"};
 };
 
 }  // namespace iterd::pipeline
