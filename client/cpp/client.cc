@@ -101,7 +101,8 @@ absl::StatusOr<std::vector<iterd::v1::PipelineInfo>> Client::ListPipelines() {
 
 absl::StatusOr<std::unique_ptr<RemoteIterator>> Client::Open(
     const iterd::v1::OpenIterator& open,
-    absl::Span<const absl::Span<const uint8_t>> inline_arrays) {
+    absl::Span<const absl::Span<const uint8_t>> inline_arrays,
+    const iterd::v1::IteratorState* resume_from) {
   const int expected = CountInlineArrays(open);
   if (expected != static_cast<int>(inline_arrays.size())) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -118,6 +119,9 @@ absl::StatusOr<std::unique_ptr<RemoteIterator>> Client::Open(
     request.mutable_open()->set_client(ClientDescription());
   }
   if (wants_shared_memory_) request.mutable_open()->set_shared_memory(true);
+  if (resume_from != nullptr) {
+    *request.mutable_open()->mutable_resume_from() = *resume_from;
+  }
   // A failed Write means the daemon already answered (e.g. a bad config);
   // Finish() below returns its status.
   bool writing = writer->Write(request);
@@ -140,18 +144,20 @@ absl::StatusOr<std::unique_ptr<RemoteIterator>> Client::Open(
 }
 
 absl::StatusOr<std::unique_ptr<RemoteIterator>> Client::OpenConfig(
-    const iterd::v1::PipelineConfig& config) {
+    const iterd::v1::PipelineConfig& config,
+    const iterd::v1::IteratorState* resume_from) {
   iterd::v1::OpenIterator open;
   *open.mutable_config() = config;
-  return Open(open);
+  return Open(open, {}, resume_from);
 }
 
 absl::StatusOr<std::unique_ptr<RemoteIterator>> Client::OpenNamed(
-    absl::string_view name, const iterd::v1::PipelineOverrides& overrides) {
+    absl::string_view name, const iterd::v1::PipelineOverrides& overrides,
+    const iterd::v1::IteratorState* resume_from) {
   iterd::v1::OpenIterator open;
   open.set_name(std::string(name));
   *open.mutable_overrides() = overrides;
-  return Open(open);
+  return Open(open, {}, resume_from);
 }
 
 absl::StatusOr<iterd::v1::GetServerStatsResponse> Client::Stats() {

@@ -29,6 +29,7 @@
 #include "absl/types/span.h"
 #include "client/cpp/channel_security.h"
 #include "client/cpp/remote_iterator.h"
+#include "iterd/v1/iterator_state.pb.h"
 #include "iterd/v1/service.grpc.pb.h"
 
 namespace iterd::client {
@@ -61,22 +62,36 @@ class Client final {
   // Opens an iterator. `inline_arrays` holds the bytes of each ArraySource
   // with an `inline` source, in NDArrayConfig order (data, then label),
   // little-endian and row-major as InlineArray.dtype/shape describe them.
+  //
+  // `resume_from`, unless null, opens the iterator at a saved position
+  // instead of the start (it takes the place of open.resume_from): a
+  // RemoteIterator::state() of an earlier iterator of the same `open` and
+  // arrays, on this daemon or another, e.g. kept with a checkpoint. The first
+  // Next() then returns the batch that followed it; nothing before it is
+  // read. A state of another config (batch size, seed, parts, any config
+  // field) is FailedPrecondition naming what differs; a damaged one is
+  // InvalidArgument.
   absl::StatusOr<std::unique_ptr<RemoteIterator>> Open(
       const iterd::v1::OpenIterator& open,
-      absl::Span<const absl::Span<const uint8_t>> inline_arrays = {});
+      absl::Span<const absl::Span<const uint8_t>> inline_arrays = {},
+      const iterd::v1::IteratorState* resume_from = nullptr);
 
   // Opens an inline pipeline that needs no uploaded arrays (image_record,
   // image_iter, csv, or ndarray from files), e.g. a config parsed from
   // protobuf text format:
   //   image_record { path_imgrec: "train.rec" data_shape: [3, 224, 224]
   //                  batch_size: 32 resize: 256 rand_crop: true }
+  // `resume_from` as in Open().
   absl::StatusOr<std::unique_ptr<RemoteIterator>> OpenConfig(
-      const iterd::v1::PipelineConfig& config);
+      const iterd::v1::PipelineConfig& config,
+      const iterd::v1::IteratorState* resume_from = nullptr);
 
-  // Opens the server-configured pipeline `name`.
+  // Opens the server-configured pipeline `name`. `resume_from` as in Open().
   absl::StatusOr<std::unique_ptr<RemoteIterator>> OpenNamed(
-      absl::string_view name, const iterd::v1::PipelineOverrides& overrides =
-                                  iterd::v1::PipelineOverrides());
+      absl::string_view name,
+      const iterd::v1::PipelineOverrides& overrides =
+          iterd::v1::PipelineOverrides(),
+      const iterd::v1::IteratorState* resume_from = nullptr);
 
   absl::StatusOr<iterd::v1::GetServerStatsResponse> Stats();
 

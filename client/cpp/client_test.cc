@@ -13,7 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/cpp/daemon_process.h"
+#include "tests/cpp/shared_daemon.h"
 
 namespace iterd::client {
 namespace {
@@ -22,25 +22,13 @@ constexpr int kSamples = 10;
 constexpr int kFeatures = 2;
 constexpr int kBatchSize = 3;
 
-test_support::DaemonProcess* daemon_process = nullptr;
-
-class ClientTest : public ::testing::Test {
+class ClientTest : public test_support::SharedDaemonTest {
  protected:
-  static void SetUpTestSuite() {
-    daemon_process = new test_support::DaemonProcess();
-    const absl::Status started =
-        daemon_process->Start(test_support::DaemonOptions());
-    ASSERT_TRUE(started.ok()) << started;
-  }
-  static void TearDownTestSuite() {
-    delete daemon_process;
-    daemon_process = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_FALSE(daemon_process->address().empty());
+    SharedDaemonTest::SetUp();
+    if (HasFatalFailure()) return;
     absl::StatusOr<std::unique_ptr<Client>> client =
-        Client::Connect(daemon_process->address(), options_);
+        Client::Connect(daemon_address(), options_);
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = *std::move(client);
     // data[i][j] = 10 i + j, label[i] = i.
@@ -52,19 +40,8 @@ class ClientTest : public ::testing::Test {
 
   // NDArrayIter over inline data (10, 2) and label (10,), B=3, pad mode.
   absl::StatusOr<std::unique_ptr<RemoteIterator>> OpenInline() {
-    iterd::v1::OpenIterator open;
-    iterd::v1::NDArrayConfig* config = open.mutable_config()->mutable_ndarray();
-    iterd::v1::ArraySource* data = config->add_data();
-    data->set_name("data");
-    data->mutable_inline_()->set_dtype(iterd::v1::FLOAT32);
-    data->mutable_inline_()->add_shape(kSamples);
-    data->mutable_inline_()->add_shape(kFeatures);
-    iterd::v1::ArraySource* label = config->add_label();
-    label->set_name("softmax_label");
-    label->mutable_inline_()->set_dtype(iterd::v1::FLOAT32);
-    label->mutable_inline_()->add_shape(kSamples);
-    config->set_batch_size(kBatchSize);
-    config->set_last_batch_handle(iterd::v1::PAD);
+    const iterd::v1::OpenIterator open =
+        test_support::InlineNDArrayOpen(kSamples, kFeatures, kBatchSize);
     const std::vector<absl::Span<const uint8_t>> arrays = {
         {reinterpret_cast<const uint8_t*>(data_.data()),
          data_.size() * sizeof(float)},
@@ -151,7 +128,7 @@ TEST_F(ClientTest, ResetInTheMiddleOfAFetchWindowKeepsTheIterator) {
 TEST_F(ClientTest, ProtoTransportGivesTheSameBatchesAsRaw) {
   options_.transport = FetchTransport::kProto;
   absl::StatusOr<std::unique_ptr<Client>> proto_client =
-      Client::Connect(daemon_process->address(), options_);
+      Client::Connect(daemon_address(), options_);
   ASSERT_TRUE(proto_client.ok()) << proto_client.status();
   client_ = *std::move(proto_client);
   absl::StatusOr<std::unique_ptr<RemoteIterator>> iterator = OpenInline();

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/message_lite.h"
 
 namespace iterd::client {
 namespace {
@@ -63,9 +64,23 @@ class SliceCursor final {
   size_t remaining_ = 0;
 };
 
+// Parses the next `length` bytes of `cursor` into `message`. REQUIRES: that
+// many bytes remain.
+absl::Status ParseField(SliceCursor& cursor, size_t length, const char* field,
+                        google::protobuf::MessageLite* message) {
+  std::string bytes(length, '\0');
+  cursor.Copy(reinterpret_cast<uint8_t*>(bytes.data()), length);
+  if (!message->ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat("FetchResponse.", field, " of ",
+                                            length, " bytes does not parse"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<FetchPart> ParseFully(const std::vector<grpc::Slice>& slices,
                                      size_t length,
                                      iterd::v1::BatchHeader* header,
+                                     iterd::v1::EpochEnd* end_of_epoch,
                                      absl::Span<uint8_t> chunk_destination,
                                      size_t* chunk_bytes) {
   std::string flat(length, '\0');
@@ -76,14 +91,16 @@ absl::StatusOr<FetchPart> ParseFully(const std::vector<grpc::Slice>& slices,
     return absl::DataLossError(
         absl::StrCat("FetchResponse of ", length, " bytes does not parse"));
   }
-  return TakeFetchResponse(&response, header, chunk_destination, chunk_bytes);
+  return TakeFetchResponse(&response, header, end_of_epoch, chunk_destination,
+                           chunk_bytes);
 }
 
 }  // namespace
 
 absl::StatusOr<FetchPart> TakeFetchResponse(
     iterd::v1::FetchResponse* response, iterd::v1::BatchHeader* header,
-    absl::Span<uint8_t> chunk_destination, size_t* chunk_bytes) {
+    iterd::v1::EpochEnd* end_of_epoch, absl::Span<uint8_t> chunk_destination,
+    size_t* chunk_bytes) {
   switch (response->part_case()) {
     case iterd::v1::FetchResponse::kHeader:
       header->Swap(response->mutable_header());
@@ -100,6 +117,7 @@ absl::StatusOr<FetchPart> TakeFetchResponse(
       return FetchPart::kChunk;
     }
     case iterd::v1::FetchResponse::kEndOfEpoch:
+      end_of_epoch->Swap(response->mutable_end_of_epoch());
       return FetchPart::kEndOfEpoch;
     default:
       return absl::DataLossError("FetchResponse has no part set");
@@ -108,7 +126,8 @@ absl::StatusOr<FetchPart> TakeFetchResponse(
 
 absl::StatusOr<FetchPart> ParseFetchResponse(
     const grpc::ByteBuffer& buffer, iterd::v1::BatchHeader* header,
-    absl::Span<uint8_t> chunk_destination, size_t* chunk_bytes) {
+    iterd::v1::EpochEnd* end_of_epoch, absl::Span<uint8_t> chunk_destination,
+    size_t* chunk_bytes) {
   std::vector<grpc::Slice> slices;
   if (!buffer.Dump(&slices).ok()) {
     return absl::DataLossError("FetchResponse buffer cannot be read");
@@ -120,7 +139,8 @@ absl::StatusOr<FetchPart> ParseFetchResponse(
   // The fast path needs exactly one length-delimited field filling the message.
   if (!cursor.ReadVarint(&tag) || (tag & 7) != kLengthDelimited ||
       !cursor.ReadVarint(&field_length) || field_length != cursor.remaining()) {
-    return ParseFully(slices, length, header, chunk_destination, chunk_bytes);
+    return ParseFully(slices, length, header, end_of_epoch, chunk_destination,
+                      chunk_bytes);
   }
   switch (tag >> 3) {
     case kChunkField:
@@ -133,18 +153,19 @@ absl::StatusOr<FetchPart> ParseFetchResponse(
       *chunk_bytes = field_length;
       return FetchPart::kChunk;
     case kHeaderField: {
-      std::string bytes(field_length, '\0');
-      cursor.Copy(reinterpret_cast<uint8_t*>(bytes.data()), field_length);
-      if (!header->ParseFromString(bytes)) {
-        return absl::DataLossError(absl::StrCat(
-            "FetchResponse.header of ", field_length, " bytes does not parse"));
-      }
+      absl::Status status = ParseField(cursor, field_length, "header", header);
+      if (!status.ok()) return status;
       return FetchPart::kHeader;
     }
-    case kEndOfEpochField:
+    case kEndOfEpochField: {
+      absl::Status status =
+          ParseField(cursor, field_length, "end_of_epoch", end_of_epoch);
+      if (!status.ok()) return status;
       return FetchPart::kEndOfEpoch;
+    }
     default:
-      return ParseFully(slices, length, header, chunk_destination, chunk_bytes);
+      return ParseFully(slices, length, header, end_of_epoch, chunk_destination,
+                        chunk_bytes);
   }
 }
 

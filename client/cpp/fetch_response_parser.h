@@ -24,17 +24,19 @@
 
 namespace iterd::client {
 
-// Moves the header out of `response` or copies its chunk into
+// Moves the header or EpochEnd out of `response` or copies its chunk into
 // `chunk_destination` (see FetchStream::Read). DataLoss for a response with no
 // part or a chunk larger than the destination.
 absl::StatusOr<FetchPart> TakeFetchResponse(
     iterd::v1::FetchResponse* response, iterd::v1::BatchHeader* header,
-    absl::Span<uint8_t> chunk_destination, size_t* chunk_bytes);
+    iterd::v1::EpochEnd* end_of_epoch, absl::Span<uint8_t> chunk_destination,
+    size_t* chunk_bytes);
 
 // The same from serialized bytes. Never returns kStreamEnd.
 absl::StatusOr<FetchPart> ParseFetchResponse(
     const grpc::ByteBuffer& buffer, iterd::v1::BatchHeader* header,
-    absl::Span<uint8_t> chunk_destination, size_t* chunk_bytes);
+    iterd::v1::EpochEnd* end_of_epoch, absl::Span<uint8_t> chunk_destination,
+    size_t* chunk_bytes);
 
 }  // namespace iterd::client
 

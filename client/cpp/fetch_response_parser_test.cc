@@ -31,10 +31,11 @@ TEST(ParseFetchResponseTest, ChunkAcrossSlicesIsCopiedIntoTheDestination) {
   for (size_t slice_size : {1, 2, 7, 300, 5000}) {
     std::vector<uint8_t> destination(1200, 0xff);
     iterd::v1::BatchHeader header;
+    iterd::v1::EpochEnd end_of_epoch;
     size_t chunk_bytes = 0;
-    absl::StatusOr<FetchPart> part =
-        ParseFetchResponse(Sliced(ChunkResponse(chunk), slice_size), &header,
-                           absl::MakeSpan(destination), &chunk_bytes);
+    absl::StatusOr<FetchPart> part = ParseFetchResponse(
+        Sliced(ChunkResponse(chunk), slice_size), &header, &end_of_epoch,
+        absl::MakeSpan(destination), &chunk_bytes);
     ASSERT_TRUE(part.ok()) << part.status();
     EXPECT_EQ(*part, FetchPart::kChunk);
     ASSERT_EQ(chunk_bytes, chunk.size());
@@ -50,44 +51,56 @@ TEST(ParseFetchResponseTest, HeaderIsParsed) {
   response.mutable_header()->set_pad(2);
   response.mutable_header()->set_payload_bytes(36);
   response.mutable_header()->add_data()->add_shape(3);
+  response.mutable_header()->mutable_state()->set_sequence(7);
   iterd::v1::BatchHeader header;
+  iterd::v1::EpochEnd end_of_epoch;
   size_t chunk_bytes = 0;
-  absl::StatusOr<FetchPart> part = ParseFetchResponse(
-      Sliced(response.SerializeAsString(), 3), &header, {}, &chunk_bytes);
+  absl::StatusOr<FetchPart> part =
+      ParseFetchResponse(Sliced(response.SerializeAsString(), 3), &header,
+                         &end_of_epoch, {}, &chunk_bytes);
   ASSERT_TRUE(part.ok()) << part.status();
   EXPECT_EQ(*part, FetchPart::kHeader);
   EXPECT_EQ(header.pad(), 2);
   EXPECT_EQ(header.payload_bytes(), 36u);
   EXPECT_EQ(header.data(0).shape(0), 3);
+  EXPECT_EQ(header.state().sequence(), 7);
 }
 
-TEST(ParseFetchResponseTest, EndOfEpochIsRecognised) {
+TEST(ParseFetchResponseTest, EndOfEpochIsParsedWithItsState) {
   iterd::v1::FetchResponse response;
   response.mutable_end_of_epoch()->set_epoch(4);
+  response.mutable_end_of_epoch()->mutable_state()->set_epoch(4);
+  response.mutable_end_of_epoch()->mutable_state()->set_epoch_over(true);
   iterd::v1::BatchHeader header;
+  iterd::v1::EpochEnd end_of_epoch;
   size_t chunk_bytes = 0;
-  absl::StatusOr<FetchPart> part = ParseFetchResponse(
-      Sliced(response.SerializeAsString(), 100), &header, {}, &chunk_bytes);
+  absl::StatusOr<FetchPart> part =
+      ParseFetchResponse(Sliced(response.SerializeAsString(), 100), &header,
+                         &end_of_epoch, {}, &chunk_bytes);
   ASSERT_TRUE(part.ok()) << part.status();
   EXPECT_EQ(*part, FetchPart::kEndOfEpoch);
+  EXPECT_EQ(end_of_epoch.SerializeAsString(),
+            response.end_of_epoch().SerializeAsString());
 }
 
 TEST(ParseFetchResponseTest, ChunkLargerThanTheDestinationIsDataLoss) {
   std::vector<uint8_t> destination(10);
   iterd::v1::BatchHeader header;
+  iterd::v1::EpochEnd end_of_epoch;
   size_t chunk_bytes = 0;
-  absl::StatusOr<FetchPart> part =
-      ParseFetchResponse(Sliced(ChunkResponse(std::string(11, 'x')), 4),
-                         &header, absl::MakeSpan(destination), &chunk_bytes);
+  absl::StatusOr<FetchPart> part = ParseFetchResponse(
+      Sliced(ChunkResponse(std::string(11, 'x')), 4), &header, &end_of_epoch,
+      absl::MakeSpan(destination), &chunk_bytes);
   EXPECT_EQ(part.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(part.status().message().find("overruns"), std::string::npos);
 }
 
 TEST(ParseFetchResponseTest, EmptyResponseIsDataLoss) {
   iterd::v1::BatchHeader header;
+  iterd::v1::EpochEnd end_of_epoch;
   size_t chunk_bytes = 0;
-  absl::StatusOr<FetchPart> part =
-      ParseFetchResponse(grpc::ByteBuffer(), &header, {}, &chunk_bytes);
+  absl::StatusOr<FetchPart> part = ParseFetchResponse(
+      grpc::ByteBuffer(), &header, &end_of_epoch, {}, &chunk_bytes);
   EXPECT_EQ(part.status().code(), absl::StatusCode::kDataLoss);
 }
 
@@ -95,9 +108,10 @@ TEST(ParseFetchResponseTest, TruncatedResponseIsDataLoss) {
   const std::string bytes = ChunkResponse(std::string(50, 'x'));
   std::vector<uint8_t> destination(100);
   iterd::v1::BatchHeader header;
+  iterd::v1::EpochEnd end_of_epoch;
   size_t chunk_bytes = 0;
   absl::StatusOr<FetchPart> part =
-      ParseFetchResponse(Sliced(bytes.substr(0, 30), 8), &header,
+      ParseFetchResponse(Sliced(bytes.substr(0, 30), 8), &header, &end_of_epoch,
                          absl::MakeSpan(destination), &chunk_bytes);
   EXPECT_EQ(part.status().code(), absl::StatusCode::kDataLoss);
 }
@@ -110,20 +124,36 @@ TEST(ParseFetchResponseTest, TwoFieldsFollowProtobufLastOneWins) {
       header_part.SerializeAsString() + ChunkResponse("abc");
   std::vector<uint8_t> destination(3);
   iterd::v1::BatchHeader header;
+  iterd::v1::EpochEnd end_of_epoch;
   size_t chunk_bytes = 0;
-  absl::StatusOr<FetchPart> part = ParseFetchResponse(
-      Sliced(bytes, 5), &header, absl::MakeSpan(destination), &chunk_bytes);
+  absl::StatusOr<FetchPart> part =
+      ParseFetchResponse(Sliced(bytes, 5), &header, &end_of_epoch,
+                         absl::MakeSpan(destination), &chunk_bytes);
   ASSERT_TRUE(part.ok()) << part.status();
   EXPECT_EQ(*part, FetchPart::kChunk);
   EXPECT_EQ(std::string(destination.begin(), destination.end()), "abc");
 }
 
+TEST(TakeFetchResponseTest, EndOfEpochIsMovedOut) {
+  iterd::v1::FetchResponse response;
+  response.mutable_end_of_epoch()->mutable_state()->set_sequence(12);
+  iterd::v1::BatchHeader header;
+  iterd::v1::EpochEnd end_of_epoch;
+  size_t chunk_bytes = 0;
+  absl::StatusOr<FetchPart> part =
+      TakeFetchResponse(&response, &header, &end_of_epoch, {}, &chunk_bytes);
+  ASSERT_TRUE(part.ok()) << part.status();
+  EXPECT_EQ(*part, FetchPart::kEndOfEpoch);
+  EXPECT_EQ(end_of_epoch.state().sequence(), 12);
+}
+
 TEST(TakeFetchResponseTest, ResponseWithNoPartIsDataLoss) {
   iterd::v1::FetchResponse response;
   iterd::v1::BatchHeader header;
+  iterd::v1::EpochEnd end_of_epoch;
   size_t chunk_bytes = 0;
   absl::StatusOr<FetchPart> part =
-      TakeFetchResponse(&response, &header, {}, &chunk_bytes);
+      TakeFetchResponse(&response, &header, &end_of_epoch, {}, &chunk_bytes);
   EXPECT_EQ(part.status().code(), absl::StatusCode::kDataLoss);
 }
 

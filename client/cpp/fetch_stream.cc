@@ -41,6 +41,7 @@ class ProtoFetchStream final : public FetchStream {
   }
 
   absl::StatusOr<FetchPart> Read(iterd::v1::BatchHeader* header,
+                                 iterd::v1::EpochEnd* end_of_epoch,
                                  absl::Span<uint8_t> chunk_destination,
                                  size_t* chunk_bytes) override {
     if (finished_) return FetchPart::kStreamEnd;
@@ -50,8 +51,8 @@ class ProtoFetchStream final : public FetchStream {
       if (!status.ok()) return status;
       return FetchPart::kStreamEnd;
     }
-    return TakeFetchResponse(&response_, header, chunk_destination,
-                             chunk_bytes);
+    return TakeFetchResponse(&response_, header, end_of_epoch,
+                             chunk_destination, chunk_bytes);
   }
 
   absl::Status Drain() override {
@@ -101,6 +102,7 @@ class RawFetchStream final : public FetchStream {
   }
 
   absl::StatusOr<FetchPart> Read(iterd::v1::BatchHeader* header,
+                                 iterd::v1::EpochEnd* end_of_epoch,
                                  absl::Span<uint8_t> chunk_destination,
                                  size_t* chunk_bytes) override {
     if (finished_) {
@@ -113,8 +115,8 @@ class RawFetchStream final : public FetchStream {
       if (!status.ok()) return status;
       return FetchPart::kStreamEnd;
     }
-    absl::StatusOr<FetchPart> part =
-        ParseFetchResponse(buffer_, header, chunk_destination, chunk_bytes);
+    absl::StatusOr<FetchPart> part = ParseFetchResponse(
+        buffer_, header, end_of_epoch, chunk_destination, chunk_bytes);
     buffer_.Clear();  // Hands the slices back to gRPC now.
     return part;
   }

@@ -48,12 +48,14 @@ class FetchStream {
  public:
   virtual ~FetchStream() = default;
 
-  // Reads the next part. For kHeader, `*header` is overwritten. For kChunk,
-  // the chunk's bytes are copied to the front of `chunk_destination` and
-  // `*chunk_bytes` is set; a chunk that does not fit is DataLoss. A failed
+  // Reads the next part. For kHeader, `*header` is overwritten; for
+  // kEndOfEpoch, `*end_of_epoch` (it carries the iterator's state there). For
+  // kChunk, the chunk's bytes are copied to the front of `chunk_destination`
+  // and `*chunk_bytes` is set; a chunk that does not fit is DataLoss. A failed
   // call returns its status (converted with FromGrpcStatus). Do not call
   // again after kStreamEnd or an error.
   virtual absl::StatusOr<FetchPart> Read(iterd::v1::BatchHeader* header,
+                                         iterd::v1::EpochEnd* end_of_epoch,
                                          absl::Span<uint8_t> chunk_destination,
                                          size_t* chunk_bytes) = 0;
 

@@ -14,18 +14,28 @@
 // pipeline name.
 // The open commands print the iterator's counters (GetIteratorStats) at the
 // end: records decoded and skipped, with the first skipped records.
+//
+// Stopping and going on later (open and open-config): --print_state ends the
+// output with "state: <base64>", the iterator's position after the last batch
+// read (iterd.v1.IteratorState, encoded as the Python client's
+// state_dict()["state"]); --resume_state=<base64> opens the same pipeline
+// there, so the run goes on with the batch that followed:
+//   iterd_cli open mnist_train --batches=100 --print_state
+//   iterd_cli open mnist_train --resume_state=CAES... --epochs=2
 
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -59,6 +69,10 @@ ABSL_FLAG(std::string, on_daemon_failure, "fail",
           "open-sharded: 'fail' or 'reassign'.");
 ABSL_FLAG(std::string, transport, "raw",
           "open: 'raw' (generic stub) or 'proto' (generated stub).");
+ABSL_FLAG(bool, print_state, false,
+          "open: print the final iterator state as 'state: <base64>'.");
+ABSL_FLAG(std::string, resume_state, "",
+          "open: start at this state (base64, as --print_state prints it).");
 
 namespace iterd::client {
 namespace {
@@ -169,16 +183,41 @@ absl::Status Read(absl::StatusOr<std::unique_ptr<RemoteIterator>> opened) {
               seconds > 0 ? total_bytes / 1e6 / seconds : 0.0);
   absl::Status stats = PrintStats(iterator);
   if (!stats.ok()) return stats;
+  if (absl::GetFlag(FLAGS_print_state)) {
+    if (iterator.state().version() == 0) {
+      return absl::FailedPreconditionError(
+          "the daemon sent no iterator state (it is older than resumable "
+          "iterators)");
+    }
+    std::printf(
+        "state: %s\n",
+        absl::Base64Escape(iterator.state().SerializeAsString()).c_str());
+  }
   return iterator.Close();
 }
 
-absl::Status OpenConfig(Client& client, const std::string& text) {
+// The state of --resume_state; nullopt when the flag is empty.
+absl::StatusOr<std::optional<iterd::v1::IteratorState>> ResumeState() {
+  const std::string encoded = absl::GetFlag(FLAGS_resume_state);
+  if (encoded.empty()) return std::optional<iterd::v1::IteratorState>();
+  std::string bytes;
+  iterd::v1::IteratorState state;
+  if (!absl::Base64Unescape(encoded, &bytes) || !state.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError(
+        "--resume_state is not the base64 of an iterd.v1.IteratorState (the "
+        "text after 'state: ' that --print_state printed)");
+  }
+  return std::optional<iterd::v1::IteratorState>(std::move(state));
+}
+
+absl::Status OpenConfig(Client& client, const std::string& text,
+                        const iterd::v1::IteratorState* resume_from) {
   iterd::v1::PipelineConfig config;
   if (!google::protobuf::TextFormat::ParseFromString(text, &config)) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot parse the iterd.v1.PipelineConfig text: ", text));
   }
-  return Read(client.OpenConfig(config));
+  return Read(client.OpenConfig(config, resume_from));
 }
 
 // Reads the flags' epochs from this trainer's parts on every daemon.
@@ -287,6 +326,23 @@ int Run(const std::vector<char*>& args) {
     }
     options.security.token = *std::move(token);
   }
+  absl::StatusOr<std::optional<iterd::v1::IteratorState>> resume_state =
+      ResumeState();
+  if (!resume_state.ok()) {
+    std::fprintf(stderr, "%s\n",
+                 std::string(resume_state.status().message()).c_str());
+    return 2;
+  }
+  if (command == "open-sharded" &&
+      (resume_state->has_value() || absl::GetFlag(FLAGS_print_state))) {
+    // A sharded iterator is one iterator per part, each with its own state.
+    std::fprintf(stderr,
+                 "--print_state and --resume_state apply to open and "
+                 "open-config, not open-sharded\n");
+    return 2;
+  }
+  const iterd::v1::IteratorState* resume_from =
+      resume_state->has_value() ? &**resume_state : nullptr;
   if (command == "open-sharded") {
     status = OpenSharded(args[2], options);
     if (!status.ok()) {
@@ -302,9 +358,10 @@ int Run(const std::vector<char*>& args) {
   } else if (command == "list") {
     status = List(**client);
   } else if (command == "open") {
-    status = Read((*client)->OpenNamed(args[2]));
+    status = Read((*client)->OpenNamed(args[2], iterd::v1::PipelineOverrides(),
+                                       resume_from));
   } else {
-    status = OpenConfig(**client, args[2]);
+    status = OpenConfig(**client, args[2], resume_from);
   }
   if (!status.ok()) {
     std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
@@ -319,7 +376,8 @@ int Run(const std::vector<char*>& args) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "iterd_cli --server=HOST:PORT list | open NAME | open-config "
-      "PIPELINE_CONFIG_TEXT [--batches=N] [--epochs=E] | open-sharded "
+      "PIPELINE_CONFIG_TEXT [--batches=N] [--epochs=E] [--print_state] "
+      "[--resume_state=BASE64] | open-sharded "
       "NAME_OR_CONFIG_TEXT --server=A,B,... --rank=R --world_size=W");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   return iterd::client::Run(args);

@@ -31,7 +31,8 @@ RemoteIterator::RemoteIterator(std::shared_ptr<grpc::Channel> channel,
       generic_stub_(std::make_unique<grpc::GenericStub>(channel_)),
       opened_(std::move(opened)),
       transport_(transport),
-      pool_(PayloadPool::Create(kFreeBuffers)) {
+      pool_(PayloadPool::Create(kFreeBuffers)),
+      state_(opened_.state()) {
   if (use_shared_memory && opened_.has_shared_memory()) {
     // Null when the region is not usable from here: bytes then, silently.
     shared_memory_ = SharedMemoryMapping::Map(opened_.shared_memory());
@@ -79,8 +80,10 @@ absl::StatusOr<std::optional<Batch>> RemoteIterator::Next() {
     const bool fresh = stream_ == nullptr;
     if (fresh) stream_ = StartFetch();
     iterd::v1::BatchHeader header;
+    iterd::v1::EpochEnd end_of_epoch;
     size_t chunk_bytes = 0;
-    absl::StatusOr<FetchPart> part = stream_->Read(&header, {}, &chunk_bytes);
+    absl::StatusOr<FetchPart> part =
+        stream_->Read(&header, &end_of_epoch, {}, &chunk_bytes);
     if (!part.ok()) {
       stream_.reset();
       return part.status();
@@ -99,6 +102,7 @@ absl::StatusOr<std::optional<Batch>> RemoteIterator::Next() {
         continue;
       case FetchPart::kEndOfEpoch: {
         end_of_epoch_ = true;
+        state_.Swap(end_of_epoch.mutable_state());
         absl::Status status = stream_->Drain();
         stream_.reset();
         ITERD_RETURN_IF_ERROR(status);
@@ -116,6 +120,8 @@ absl::StatusOr<std::optional<Batch>> RemoteIterator::Next() {
           return batch.status();
         }
         ++batches_consumed_;
+        // Only now: a batch that failed was never the caller's.
+        state_.Swap(header.mutable_state());
         return std::optional<Batch>(*std::move(batch));
       }
     }
@@ -143,12 +149,13 @@ absl::StatusOr<Batch> RemoteIterator::ReadPayload(
   }
   size_t filled = 0;
   iterd::v1::BatchHeader unexpected_header;
+  iterd::v1::EpochEnd unexpected_end;
   while (filled < total) {
     size_t chunk_bytes = 0;
     ITERD_ASSIGN_OR_RETURN(
         FetchPart part,
-        stream_->Read(&unexpected_header, payload->span().subspan(filled),
-                      &chunk_bytes));
+        stream_->Read(&unexpected_header, &unexpected_end,
+                      payload->span().subspan(filled), &chunk_bytes));
     if (part != FetchPart::kChunk) {
       return absl::DataLossError(absl::StrCat(
           "batch ", header.sequence(), " of iterator ", display_id(),
@@ -175,6 +182,7 @@ absl::Status RemoteIterator::Reset() {
       FromGrpcStatus(stub_->Reset(&context, request, &response)));
   end_of_epoch_ = false;
   batches_consumed_ = 0;
+  state_.Swap(response.mutable_state());
   return absl::OkStatus();
 }
 

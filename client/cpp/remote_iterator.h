@@ -48,6 +48,7 @@
 #include "client/cpp/batch.h"
 #include "client/cpp/fetch_stream.h"
 #include "client/cpp/payload_pool.h"
+#include "iterd/v1/iterator_state.pb.h"
 #include "iterd/v1/service.grpc.pb.h"
 
 namespace iterd::client {
@@ -111,6 +112,16 @@ class RemoteIterator final {
   // -1 when the daemon cannot know before a full pass (CSV).
   int64_t num_samples() const { return opened_.num_samples(); }
 
+  // Where the iterator stands, to keep with a checkpoint: the daemon's state
+  // after the last batch Next() returned; at the end of the epoch once Next()
+  // returned std::nullopt; at the start of the epoch after Reset() or open.
+  // Batches the daemon sent ahead do not count, so an iterator opened from it
+  // (Client::Open's `resume_from`, on any daemon) returns exactly the batches
+  // this one would have returned next. Positions only, a few dozen bytes;
+  // version() is 0 from a daemon older than resumable iterators. Still valid
+  // after Close().
+  const iterd::v1::IteratorState& state() const { return state_; }
+
   // Batches per Fetch call (default 2): the bound on batches in flight.
   void set_max_batches(uint32_t max_batches) {
     max_batches_ = max_batches == 0 ? 1 : max_batches;
@@ -143,6 +154,7 @@ class RemoteIterator final {
   bool shared_memory_enabled_ = true;
 
   std::unique_ptr<FetchStream> stream_;  // The open Fetch call, if any.
+  iterd::v1::IteratorState state_;       // See state().
   bool end_of_epoch_ = false;
   bool closed_ = false;
   // Batches of this epoch returned by Next(): Reset() tells the daemon, which

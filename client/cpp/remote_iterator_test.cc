@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/cpp/client.h"
 #include "gtest/gtest.h"
-#include "tests/cpp/daemon_process.h"
+#include "tests/cpp/shared_daemon.h"
 
 namespace iterd::client {
 namespace {
@@ -27,23 +27,11 @@ constexpr int kSamples = 100;
 constexpr int kFeatures = 5;
 constexpr int kBatchSize = 7;
 
-test_support::DaemonProcess* daemon_process = nullptr;
-
-class SharedMemoryTest : public ::testing::Test {
+class SharedMemoryTest : public test_support::SharedDaemonTest {
  protected:
-  static void SetUpTestSuite() {
-    daemon_process = new test_support::DaemonProcess();
-    const absl::Status started =
-        daemon_process->Start(test_support::DaemonOptions());
-    ASSERT_TRUE(started.ok()) << started;
-  }
-  static void TearDownTestSuite() {
-    delete daemon_process;
-    daemon_process = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_FALSE(daemon_process->address().empty());
+    SharedDaemonTest::SetUp();
+    if (HasFatalFailure()) return;
     for (int i = 0; i < kSamples * kFeatures; ++i) data_.push_back(0.5f * i);
     for (int i = 0; i < kSamples; ++i) label_.push_back(static_cast<float>(i));
   }
@@ -52,27 +40,14 @@ class SharedMemoryTest : public ::testing::Test {
     ClientOptions options;
     options.shared_memory = shared_memory;
     absl::StatusOr<std::unique_ptr<Client>> client =
-        Client::Connect(daemon_process->address(), options);
+        Client::Connect(daemon_address(), options);
     EXPECT_TRUE(client.ok()) << client.status();
     return client.ok() ? *std::move(client) : nullptr;
   }
 
   // NDArrayIter over inline data (100, 5) and label (100,), B=7, pad mode.
   iterd::v1::OpenIterator InlineOpen() const {
-    iterd::v1::OpenIterator open;
-    iterd::v1::NDArrayConfig* config = open.mutable_config()->mutable_ndarray();
-    iterd::v1::ArraySource* data = config->add_data();
-    data->set_name("data");
-    data->mutable_inline_()->set_dtype(iterd::v1::FLOAT32);
-    data->mutable_inline_()->add_shape(kSamples);
-    data->mutable_inline_()->add_shape(kFeatures);
-    iterd::v1::ArraySource* label = config->add_label();
-    label->set_name("softmax_label");
-    label->mutable_inline_()->set_dtype(iterd::v1::FLOAT32);
-    label->mutable_inline_()->add_shape(kSamples);
-    config->set_batch_size(kBatchSize);
-    config->set_last_batch_handle(iterd::v1::PAD);
-    return open;
+    return test_support::InlineNDArrayOpen(kSamples, kFeatures, kBatchSize);
   }
 
   std::vector<absl::Span<const uint8_t>> Arrays() const {
@@ -188,7 +163,7 @@ TEST_F(SharedMemoryTest, WindowLargerThanTheSlotsIsCappedAndStaysExact) {
 
 TEST_F(SharedMemoryTest, DefaultOnALoopbackAddressIsSharedMemory) {
   absl::StatusOr<std::unique_ptr<Client>> client =
-      Client::Connect(daemon_process->address());
+      Client::Connect(daemon_address());
   ASSERT_TRUE(client.ok()) << client.status();
   EXPECT_TRUE((*client)->wants_shared_memory());
   auto iterator = (*client)->Open(InlineOpen(), Arrays());
@@ -198,8 +173,8 @@ TEST_F(SharedMemoryTest, DefaultOnALoopbackAddressIsSharedMemory) {
 }
 
 TEST_F(SharedMemoryTest, HandoverSocketThatDoesNotAnswerFallsBackToBytes) {
-  auto channel = grpc::CreateChannel(daemon_process->address(),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(daemon_address(), grpc::InsecureChannelCredentials());
   iterd::v1::OpenIteratorResponse response = OpenRaw(channel);
   ASSERT_TRUE(response.has_shared_memory());
   response.mutable_shared_memory()->set_handover_socket("@iterd-nobody-here");
@@ -209,8 +184,8 @@ TEST_F(SharedMemoryTest, HandoverSocketThatDoesNotAnswerFallsBackToBytes) {
 }
 
 TEST_F(SharedMemoryTest, WrongTokenIsRefusedAndFallsBackToBytes) {
-  auto channel = grpc::CreateChannel(daemon_process->address(),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(daemon_address(), grpc::InsecureChannelCredentials());
   iterd::v1::OpenIteratorResponse response = OpenRaw(channel);
   ASSERT_TRUE(response.has_shared_memory());
   EXPECT_EQ(response.shared_memory().handover_socket().rfind("@iterd-", 0), 0u)
@@ -225,8 +200,8 @@ TEST_F(SharedMemoryTest, WrongTokenIsRefusedAndFallsBackToBytes) {
 }
 
 TEST_F(SharedMemoryTest, RegionIsHandedOverOnceOnly) {
-  auto channel = grpc::CreateChannel(daemon_process->address(),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(daemon_address(), grpc::InsecureChannelCredentials());
   const iterd::v1::OpenIteratorResponse response = OpenRaw(channel);
   ASSERT_TRUE(response.has_shared_memory());
   std::unique_ptr<SharedMemoryMapping> first =
@@ -246,8 +221,8 @@ int MappedRegions() {
 }
 
 TEST_F(SharedMemoryTest, RegionIsUnmappedAtClose) {
-  auto channel = grpc::CreateChannel(daemon_process->address(),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(daemon_address(), grpc::InsecureChannelCredentials());
   iterd::v1::OpenIteratorResponse response = OpenRaw(channel);
   ASSERT_TRUE(response.has_shared_memory());
   const int before = MappedRegions();

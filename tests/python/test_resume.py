@@ -8,8 +8,8 @@ roll_over wrap-around) a freshly built iterator loads the JSON round-tripped sta
 produce the rest of the run exactly.
 """
 import hashlib
-import json
 import struct
+
 import numpy as np
 import pytest
 
@@ -18,6 +18,7 @@ from iterd import iterator_state
 from conftest import start_daemon, stop_daemon
 from helpers import write_rows_csv
 import image_data
+from resume_checks import assert_every_cut_resumes
 
 EPOCHS = 3
 
@@ -29,48 +30,6 @@ def _resummed(state):
     digest = hashlib.sha256(state.SerializeToString(deterministic=True)).digest()
     state.checksum = struct.unpack("<Q", digest[:8])[0]
     return state
-
-
-def _render(batch):
-    """Everything a trainer sees of a batch, as bytes."""
-    parts = [array.tobytes() for array in batch.data] + [array.tobytes() for array in batch.label]
-    index = b"" if batch.index is None else np.asarray(batch.index).tobytes()
-    return (b"|".join(parts), int(batch.pad), index)
-
-
-def _run(iterator, operations):
-    """Performs `operations` ("next" or "reset"); returns the events they produced and the
-    JSON of the state_dict() after each."""
-    events, states = [], []
-    for operation in operations:
-        if operation == "reset":
-            iterator.reset()
-            events.append(("reset",))
-        else:
-            try:
-                events.append(("batch", _render(iterator.next())))
-            except StopIteration:
-                events.append(("end",))
-        states.append(json.dumps(iterator.state_dict()))
-    return events, states
-
-
-def _full_run(iterator):
-    """EPOCHS epochs, each read to its end and reset: the operations and their events."""
-    operations, events, states = [], [], []
-    for _ in range(EPOCHS):
-        while True:
-            event, state = _run(iterator, ["next"])
-            operations.append("next")
-            events += event
-            states += state
-            if event[0] == ("end",):
-                break
-        operations.append("reset")
-        event, state = _run(iterator, ["reset"])
-        events += event
-        states += state
-    return operations, events, states
 
 
 @pytest.fixture
@@ -130,18 +89,7 @@ KINDS = {
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_every_cut_resumes_on_a_new_daemon(two_daemons, kind):
     address, restart = two_daemons
-    make = KINDS[kind]
-    with make(address) as reference:
-        initial = json.dumps(reference.state_dict())
-        operations, events, states = _full_run(reference)
-    assert sum(1 for event in events if event[0] == "batch") >= 6
-    states.insert(0, initial)  # Cut 0: before anything was read.
-    new_address = restart()
-    for cut in range(len(events) + 1):
-        with make(new_address) as resumed:
-            resumed.load_state_dict(json.loads(states[cut]))
-            rest, _ = _run(resumed, operations[cut:])
-        assert rest == events[cut:], "kind %s, cut %d of %d" % (kind, cut, len(events))
+    assert_every_cut_resumes(KINDS[kind], address, restart, (None,) * EPOCHS)
 
 
 def test_resuming_at_the_end_reads_nothing_before(two_daemons):

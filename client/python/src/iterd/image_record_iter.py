@@ -219,8 +219,10 @@ def sharded_image_record_iter(data_name="data", label_name="softmax_label",
         part.image_record.num_parts = num_parts
         part.image_record.part_index = part_index
         part.image_record.round_batch = False
-        if seed is not None:
-            part.image_record.seed_aug = seed
+        # `seed` (the first open's seed_aug) is not set: an unset seed_aug is derived from the
+        # config's seed, so the reopened part augments the same, and setting it would change the
+        # config fingerprint, making the part's states unloadable into a part opened afresh.
+        del seed
         return client.open_config(part, max_batches=window)
 
     def part_samples(clients, parts):

@@ -3,7 +3,13 @@
 Both work on any DataIter-like object (next(), reset(), provide_data, provide_label): local
 user-written iterators and iterd's remote ones alike. Neither owns its inner iterators: close()
 stops PrefetchingIter's threads but leaves the inner iterators open for their owner to close.
+
+Checkpoints: both have state_dict() / load_state_dict() (PyTorch's names) when the iterators they
+wrap have them (every iterd iterator does). A wrapper's state holds its inner iterators' states
+(whatever their own state_dict() returns, so it is JSON-serialisable when theirs are) and the
+wrapper's own position; loading it makes the next next() return the batch that followed.
 """
+import collections
 import numbers
 import threading
 
@@ -18,6 +24,31 @@ from iterd.descriptors import DataDesc
 # (daemon) thread behind.
 JOIN_TIMEOUT_SECONDS = 10.0
 
+# The "format" of the wrappers' state dicts: a state of one is refused by the other.
+RESIZE_STATE_FORMAT = "iterd.ResizeIter/1"
+PREFETCHING_STATE_FORMAT = "iterd.PrefetchingIter/1"
+
+
+def _inner_method(inner, name, wrapper):
+    """inner.`name` (state_dict or load_state_dict), or FailedPrecondition naming the inner
+    iterator's type: a wrapper can only save a position its inner iterators can save."""
+    method = getattr(inner, name, None)
+    if not callable(method):
+        raise errors.FailedPrecondition(
+            "%s wraps a %s, which has no %s(): its position cannot be saved or restored (every "
+            "iterd iterator has state_dict() and load_state_dict())" %
+            (wrapper, type(inner).__name__, name))
+    return method
+
+
+def _checked_format(state_dict, expected, wrapper):
+    if not isinstance(state_dict, dict):
+        raise errors.InvalidArgument("%s: a state must be the dict state_dict() returned, not %s" %
+                                     (wrapper, type(state_dict).__name__))
+    if state_dict.get("format") != expected:
+        raise errors.InvalidArgument("%s: state format %r is not %r" %
+                                     (wrapper, str(state_dict.get("format"))[:40], expected))
+
 
 class ResizeIter(BatchCursorDataIter):
     """Yields exactly `size` batches of data_iter per epoch (mx.io.ResizeIter).
@@ -25,6 +56,11 @@ class ResizeIter(BatchCursorDataIter):
     When data_iter runs out before `size` batches it is reset and continues; reset() restarts
     the count and, if reset_internal, resets data_iter too (else the next epoch continues where
     this one stopped).
+
+    state_dict(): {"format", "size", "batches": batches given in this resized epoch, "inner":
+    data_iter.state_dict()}. Nothing else is needed to resume the wrap-around: an inner iterator
+    whose epoch ended says so in its own state, so the resumed one ends it (and is reset by this
+    wrapper) at the same batch.
     """
 
     def __init__(self, data_iter, size, reset_internal=True):
@@ -61,6 +97,58 @@ class ResizeIter(BatchCursorDataIter):
         self.cur += 1
         return True
 
+    def state_dict(self):
+        """The position after the last batch next() returned (or the end of this epoch, or the
+        last reset()): the batches of this epoch and data_iter's own state. FailedPrecondition
+        when data_iter has no state_dict()."""
+        inner = _inner_method(self.data_iter, "state_dict", "ResizeIter")()
+        return {"format": RESIZE_STATE_FORMAT, "size": self.size, "batches": self.cur,
+                "inner": inner}
+
+    def load_state_dict(self, state_dict):
+        """Goes to a position state_dict() returned (on a new ResizeIter of the same size over an
+        iterator of the same configuration): the next next() returns the batch that followed.
+        The state is checked before data_iter is touched; a state data_iter refuses leaves this
+        iterator as it was when data_iter's load_state_dict() does (iterd's do)."""
+        batches = self._checked_batches(state_dict)
+        _inner_method(self.data_iter, "load_state_dict", "ResizeIter")(state_dict["inner"])
+        self.cur = batches
+        self.current_batch = None
+
+    def _checked_batches(self, state_dict):
+        _checked_format(state_dict, RESIZE_STATE_FORMAT, "ResizeIter")
+        if state_dict.get("size") != self.size:
+            raise errors.FailedPrecondition(
+                "ResizeIter: the state belongs to another iterator: its size is %r, this "
+                "iterator's is %d" % (state_dict.get("size"), self.size))
+        batches = state_dict.get("batches")
+        if (isinstance(batches, bool) or not isinstance(batches, numbers.Integral) or
+                not 0 <= batches <= self.size):
+            raise errors.InvalidArgument("ResizeIter: state 'batches' must be an integer in "
+                                         "[0, %d], got %r" % (self.size, batches))
+        if "inner" not in state_dict:
+            raise errors.InvalidArgument("ResizeIter: the state has no 'inner' state")
+        return int(batches)
+
+
+# An inner iterator's state_dict() at one point, or the exception state_dict() raised there (raised
+# again only if the user asks PrefetchingIter for its state).
+_Position = collections.namedtuple("_Position", "state error")
+
+
+def _position_of(inner, number):
+    """inner's state now: called only while no thread but the caller uses inner."""
+    try:
+        return _Position(_inner_method(inner, "state_dict",
+                                       "PrefetchingIter (iterator %d)" % number)(), None)
+    except Exception as error:  # pylint: disable=broad-except
+        return _Position(None, error)
+
+
+# What the thread publishes for one request: the batch (None at the end of the epoch) or the
+# exception inner.next() raised, and inner's _Position right after it (None after an exception).
+_Result = collections.namedtuple("_Result", "batch error position")
+
 
 class _PrefetchWorker(object):
     """One inner iterator and the thread that reads at most one batch ahead of the consumer.
@@ -69,20 +157,22 @@ class _PrefetchWorker(object):
     PrefetchingIter is garbage collected and its __del__ can stop the threads.
 
     Handoff: the consumer request()s a batch; the thread calls inner.next() and publishes the
-    batch (None at the end of the epoch) or the exception it raised; wait_ready() returns it.
-    Between publishing and the next request() the thread does not touch the inner iterator, so
-    the consumer may reset() it then.
+    batch (None at the end of the epoch) or the exception it raised, with inner's state_dict()
+    taken right after (the inner iterator is a batch ahead of the consumer, so its current state
+    is not the consumer's); wait_ready() returns them. Between publishing and the next request()
+    the thread does not touch the inner iterator, so the consumer may reset() or reposition it
+    then.
     """
 
-    def __init__(self, inner, position):
+    def __init__(self, inner, number):
         self.inner = inner
+        self.number = number
         self._condition = threading.Condition()
         self._requested = False
         self._ready = False
         self._stopping = False
-        self._batch = None
-        self._error = None
-        self._thread = threading.Thread(target=self._run, name="iterd-prefetch-%d" % position,
+        self._result = None
+        self._thread = threading.Thread(target=self._run, name="iterd-prefetch-%d" % number,
                                         daemon=True)
 
     def start(self):
@@ -93,17 +183,16 @@ class _PrefetchWorker(object):
         """Drops the published result and asks the thread for the next batch."""
         with self._condition:
             self._ready = False
-            self._batch = None
-            self._error = None
+            self._result = None
             self._requested = True
             self._condition.notify_all()
 
     def wait_ready(self):
-        """(batch or None, exception or None) of the last request, once the thread has it."""
+        """The _Result of the last request, once the thread has it."""
         with self._condition:
             while not self._ready:
                 self._condition.wait()
-            return self._batch, self._error
+            return self._result
 
     def stop(self):
         """Asks the thread to exit; it does once its current inner.next(), if any, returns."""
@@ -137,9 +226,10 @@ class _PrefetchWorker(object):
                 # Handed to the consumer, whose next() re-raises it: the thread must not die
                 # silently and leave the consumer waiting.
                 error = raised
+            # Still before publishing: the consumer may take over the inner iterator after.
+            position = _position_of(self.inner, self.number) if error is None else None
             with self._condition:
-                self._batch = batch
-                self._error = error
+                self._result = _Result(batch, error, position)
                 self._ready = True
                 self._condition.notify_all()
 
@@ -176,6 +266,11 @@ class PrefetchingIter(BatchCursorDataIter):
     until reset(). close() stops and joins the threads; it waits (up to JOIN_TIMEOUT_SECONDS) for
     an inner next() in progress to return. Garbage collection and interpreter exit only tell the
     threads to stop (they are daemon threads). The inner iterators are not closed.
+
+    state_dict(): {"format", "iterators": [each inner iterator's state_dict() as it was right
+    after the batch next() last returned (or the end of the epoch, or the last reset())]}. The
+    threads take each inner state as they read a batch ahead, so saving costs nothing and never
+    waits for them; an inner iterator without state_dict() only fails state_dict().
     """
 
     def __init__(self, iters, rename_data=None, rename_label=None):
@@ -205,6 +300,12 @@ class PrefetchingIter(BatchCursorDataIter):
             self.batch_size = getattr(self.iters[0], "batch_size", 0)
         self.current_batch = None
         self._reset_error = None
+        # The error of a load_state_dict() that moved some inner iterators but not all: next()
+        # and reset() raise it until a load_state_dict() succeeds.
+        self._misaligned = None
+        # The inner iterators' positions after the last batch (or end of epoch, or reset) the
+        # user got. Taken before any thread reads ahead.
+        self._positions = [_position_of(inner, i) for i, inner in enumerate(self.iters)]
         self._workers = [_PrefetchWorker(inner, i) for i, inner in enumerate(self.iters)]
         for worker in self._workers:
             worker.start()
@@ -220,10 +321,8 @@ class PrefetchingIter(BatchCursorDataIter):
 
     def reset(self):
         """Discards the batches read ahead, resets every inner iterator, restarts reading."""
-        self._check_open()
-        # Every thread is idle once its result is published: the inner iterators are ours.
-        for worker in self._workers:
-            worker.wait_ready()
+        self._check_aligned()
+        self._wait_idle()
         try:
             for worker in self._workers:
                 worker.inner.reset()
@@ -231,20 +330,62 @@ class PrefetchingIter(BatchCursorDataIter):
             self._reset_error = error
             raise
         self._reset_error = None
-        for worker in self._workers:
-            worker.request()
+        self._restart_reading()
+
+    def state_dict(self):
+        """The position after the last batch next() returned (or the end of the epoch, or the
+        last reset()): every inner iterator's state at that point, not where its thread has read
+        to. FailedPrecondition when an inner iterator has no state_dict()."""
+        self._check_open()
+        for position in self._positions:
+            if position.error is not None:
+                raise position.error
+        return {"format": PREFETCHING_STATE_FORMAT,
+                "iterators": [position.state for position in self._positions]}
+
+    def load_state_dict(self, state_dict):
+        """Goes to a position state_dict() returned (on a new PrefetchingIter over iterators of
+        the same configurations): the next next() returns the batch that followed.
+
+        Waits for the threads' reads ahead, discards them, loads every inner iterator and starts
+        reading ahead from there. A state the first inner iterator refuses leaves this iterator
+        as it was (iterd's iterators refuse a state without changing); one refused by a later
+        inner iterator leaves the inner iterators at different positions, and next() and reset()
+        raise FailedPrecondition until a load_state_dict() succeeds (state_dict() still gives the
+        position before the failed load)."""
+        self._check_open()
+        states = self._checked_states(state_dict)
+        loaders = [_inner_method(worker.inner, "load_state_dict",
+                                 "PrefetchingIter (iterator %d)" % worker.number)
+                   for worker in self._workers]
+        self._wait_idle()
+        for number, (load, state) in enumerate(zip(loaders, states)):
+            try:
+                load(state)
+            except BaseException as error:
+                if number:
+                    self._misaligned = errors.FailedPrecondition(
+                        "PrefetchingIter: load_state_dict() failed at iterator %d (%s) after "
+                        "moving iterators 0 to %d: load a state again" %
+                        (number, error, number - 1))
+                    self._misaligned.__cause__ = error
+                raise
+        self._misaligned = None
+        self._reset_error = None
+        self._restart_reading()
 
     def iter_next(self):
-        self._check_open()
+        self._check_aligned()
         if self._reset_error is not None:
             raise self._reset_error
         results = [worker.wait_ready() for worker in self._workers]
-        for _, error in results:
-            if error is not None:
+        for result in results:
+            if result.error is not None:
                 # Left published: the next call raises it again, reset() clears it.
-                raise error
-        batches = [batch for batch, _ in results]
+                raise result.error
+        batches = [result.batch for result in results]
         if all(batch is None for batch in batches):
+            self._positions = [result.position for result in results]
             return False
         if any(batch is None for batch in batches):
             raise AssertionError(
@@ -262,6 +403,7 @@ class PrefetchingIter(BatchCursorDataIter):
             pads[0], batches[0].index,
             provide_data=self._batch_descriptors(batches, "data"),
             provide_label=self._batch_descriptors(batches, "label"))
+        self._positions = [result.position for result in results]
         for worker in self._workers:
             worker.request()
         return True
@@ -309,6 +451,36 @@ class PrefetchingIter(BatchCursorDataIter):
     def _check_open(self):
         if self._closed:
             raise errors.FailedPrecondition("PrefetchingIter is closed")
+
+    def _check_aligned(self):
+        self._check_open()
+        if self._misaligned is not None:
+            raise self._misaligned
+
+    def _wait_idle(self):
+        """Waits until every thread has published its read ahead: from then until
+        _restart_reading() the inner iterators are the caller's alone."""
+        for worker in self._workers:
+            worker.wait_ready()
+
+    def _restart_reading(self):
+        """Takes the inner iterators' positions (the threads are idle) and reads ahead again."""
+        self._positions = [_position_of(worker.inner, worker.number)
+                           for worker in self._workers]
+        for worker in self._workers:
+            worker.request()
+
+    def _checked_states(self, state_dict):
+        _checked_format(state_dict, PREFETCHING_STATE_FORMAT, "PrefetchingIter")
+        states = state_dict.get("iterators")
+        if not isinstance(states, list):
+            raise errors.InvalidArgument("PrefetchingIter: state 'iterators' must be the list of "
+                                         "the inner iterators' states")
+        if len(states) != self.n_iter:
+            raise errors.FailedPrecondition(
+                "PrefetchingIter: the state belongs to another iterator: it holds %d inner "
+                "states, this iterator has %d inner iterators" % (len(states), self.n_iter))
+        return states
 
     def _joined(self, per_iterator, renames, kind):
         joined = []

@@ -201,9 +201,8 @@ def sharded_ndarray_iter(data, label=None, batch_size=1, shuffle=False, last_bat
         part_config.ndarray.part_index = part
         if part_seed is not None:
             part_config.ndarray.seed = part_seed
-        response = client.open_iterator_response(
-            service_pb2.OpenIterator(config=part_config, client=client_description()), arrays)
-        return RemoteIter(client, response, window)
+        # The part keeps its OpenIterator message and arrays: load_state_dict() reopens it.
+        return client.open_config(part_config, arrays, max_batches=window)
 
     def part_samples(clients, parts):
         del parts

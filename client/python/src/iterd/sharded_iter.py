@@ -54,6 +54,18 @@ when given several addresses or rank / world_size (a single "host:port" without 
 plain RemoteIter). CSVIter has no parts in MXNet (CSVConfig has no num_parts) and stays
 one-daemon.
 
+Checkpoints. state_dict() / load_state_dict() (PyTorch's names) save and restore the trainer's
+position exactly: each part's RemoteIter state after the last of its batches handed to the user
+(the fetch threads read ahead, so every fetched batch carries the part's state taken right after
+it) and after the part's last reset or open (its epoch start), plus the trainer's own position
+(epoch, batches delivered, the round-robin cursor, the parts that ended the epoch, and the part
+whose batch opened the epoch). What the trainer kept in memory is read again: a part's first batch
+of the epoch (the rows that fill its short batch) and the trainer's first batch (the filler batches'
+content) are re-read from the part's epoch start. A state loads on a new iterator of the same
+configuration, rank, world_size and daemon count, on any daemons (each part is reopened at its
+saved position on the daemon the new iterator gives it). Not part of the state: daemon_batches
+(counts of this process) and failed_daemons (this process's view of the daemons).
+
 Not thread-safe towards its user: one thread calls next()/reset() (MXNet's contract).
 """
 import collections
@@ -82,6 +94,23 @@ from iterd.sharding import wants_sharding  # noqa: F401
 # Batches a part's thread fetches ahead of the trainer.
 PART_QUEUE_DEPTH = 2
 _POLL_SECONDS = 0.05
+# The "format" of ShardedIter.state_dict().
+STATE_FORMAT = "iterd.ShardedIter/1"
+
+
+def _position_of(iterator):
+    """iterator.state_dict(), or the exception it raised (a daemon that sends no states): raised
+    again only if the user asks for the trainer's state."""
+    try:
+        return iterator.state_dict()
+    except Exception as error:  # pylint: disable=broad-except
+        return error
+
+
+def _saved_position(position):
+    if isinstance(position, Exception):
+        raise position
+    return position
 
 
 def _close_parts(parts, clients, timeout=5.0):
@@ -114,6 +143,10 @@ class _Part(object):
         self.delivered = 0        # Batches of this epoch handed to the user.
         self.exhausted = False
         self.first_batch = None   # This epoch's first batch of the part (wrap-around rows).
+        # The iterator's state_dict() (or _position_of's exception) after the last of its
+        # batches (or end of epoch) handed to the user, and after its last open or reset.
+        self.position = None
+        self.epoch_start = None
         self._queue = None
         self._stop = None
         self._thread = None
@@ -126,16 +159,24 @@ class _Part(object):
             name="iterd-part-%d" % self.part_index, daemon=True)
         self._thread.start()
 
+    def start_from_here(self):
+        """Starts the thread with the iterator's current state as the user's position (nothing of
+        this epoch delivered yet: after open or reset)."""
+        self.position = self.epoch_start = _position_of(self.iterator)
+        self.start()
+
     @staticmethod
     def _run(iterator, items, stop):
-        # The only thread that touches `iterator` until stop() joins it.
+        # The only thread that touches `iterator` until stop() joins it. Each item carries the
+        # iterator's state right after it: the state to save once the user has it.
         while not stop.is_set():
             try:
-                item = ("batch", iterator.next())
+                batch = iterator.next()
+                item = ("batch", batch, _position_of(iterator))
             except StopIteration:
-                item = ("end", None)
+                item = ("end", None, _position_of(iterator))
             except Exception as error:  # pylint: disable=broad-except
-                item = ("error", error)
+                item = ("error", error, None)
             while not stop.is_set():
                 try:
                     items.put(item, timeout=_POLL_SECONDS)
@@ -146,14 +187,15 @@ class _Part(object):
                 return
 
     def get(self):
-        """("batch", DataBatch), ("end", None) or ("error", exception)."""
+        """("batch", DataBatch, position), ("end", None, position) or ("error", exception,
+        None); position: the iterator's state right after the batch or end."""
         while True:
             try:
                 return self._queue.get(timeout=_POLL_SECONDS * 10)
             except queue.Empty:
                 if not self._thread.is_alive() and self._queue.empty():
                     return ("error", errors.FailedPrecondition(
-                        "the fetch thread of part %d stopped" % self.part_index))
+                        "the fetch thread of part %d stopped" % self.part_index), None)
 
     def stop(self, timeout=None):
         if self._thread is None:
@@ -237,6 +279,7 @@ class ShardedIter(BatchCursorDataIter):
         self._delivered = 0
         self._cursor = 0
         self._first_batch = None
+        self._first_batch_slot = None  # The part whose batch opened the epoch.
         self._closed = False
         self._broken = None  # The error that stopped the epoch: raised again until reset().
         self._clients = [Client(address, server_name=host_names.get(address),
@@ -256,7 +299,7 @@ class ShardedIter(BatchCursorDataIter):
         self._provide_data = first.provide_data
         self._provide_label = first.provide_label
         for part in self._parts:
-            part.start()
+            part.start_from_here()
 
     # ----- Set-up -----
 
@@ -317,15 +360,17 @@ class ShardedIter(BatchCursorDataIter):
             if part.exhausted:
                 self._cursor += 1
                 continue
-            kind, value = part.get()
+            kind, value, position = part.get()
             if kind == "end":
                 part.exhausted = True
+                part.position = position
                 self._cursor += 1
                 continue
             if kind == "error":
                 self._handle_error(part, value)
                 continue
             self._cursor += 1
+            part.position = position
             return self._deliver(part, value)
         if target is not None and self._delivered < target:
             self._delivered += 1
@@ -353,6 +398,64 @@ class ShardedIter(BatchCursorDataIter):
         self._delivered = 0
         self._cursor = 0
         self._first_batch = None
+        self._first_batch_slot = None
+        for part in self._parts:
+            part.start_from_here()
+
+    def state_dict(self):
+        """The trainer's position after the last batch next() returned (or the end of the epoch,
+        or the last reset()), as a small JSON-serialisable dict (see the module docstring). Also
+        after a failed epoch: the batches delivered before the failure are still a position to
+        resume from, on other daemons."""
+        self._check_open()
+        return {
+            "format": STATE_FORMAT,
+            "rank": self.rank,
+            "world_size": self.world_size,
+            "num_parts": self.num_parts,
+            "batches_per_epoch": self.batches_per_epoch,
+            "epoch": self._epoch,
+            "delivered": self._delivered,
+            "cursor": self._cursor,
+            "first_batch_part": self._first_batch_slot,
+            "parts": [{"part_index": part.part_index,
+                       "delivered": part.delivered,
+                       "exhausted": part.exhausted,
+                       "position": _saved_position(part.position),
+                       "epoch_start": _saved_position(part.epoch_start)}
+                      for part in self._parts],
+        }
+
+    def load_state_dict(self, state_dict):
+        """Goes to a position state_dict() returned (from this iterator or a new one of the same
+        configuration, rank, world_size and daemon count, on any daemons): the next next()
+        returns the batch that followed.
+
+        Every part is opened again at its saved position (on its daemon; with
+        on_daemon_failure="reassign" on the next surviving one if that fails) before anything
+        changes: a state that is refused (InvalidArgument when damaged, FailedPrecondition when of
+        another configuration), or a daemon that fails, leaves this iterator as it was."""
+        self._check_open()
+        saved = _checked_state(state_dict, self)
+        reopened = []
+        try:
+            for part, part_state in zip(self._parts, saved["parts"]):
+                reopened.append(self._reopened_at(part, part_state,
+                                                  self._needs_first_batch(part, saved)))
+        except BaseException:
+            for iterator, _, _ in reopened:
+                iterator.close()
+            raise
+        for part, part_state, (iterator, daemon, first_batch) in zip(self._parts, saved["parts"],
+                                                                      reopened):
+            self._adopt_part(part, part_state, iterator, daemon, first_batch)
+        self._epoch = saved["epoch"]
+        self._delivered = saved["delivered"]
+        self._cursor = saved["cursor"]
+        self._first_batch_slot = saved["first_batch_part"]
+        self._first_batch = (None if self._first_batch_slot is None else
+                             self._parts[self._first_batch_slot].first_batch)
+        self._broken = None
         for part in self._parts:
             part.start()
 
@@ -406,6 +509,7 @@ class ShardedIter(BatchCursorDataIter):
             _wrap_fill(batch, part.first_batch)
         if self._first_batch is None:
             self._first_batch = batch
+            self._first_batch_slot = part.slot
         part.delivered += 1
         self._delivered += 1
         self.daemon_batches[self.addresses[part.daemon]] += 1
@@ -507,6 +611,140 @@ class ShardedIter(BatchCursorDataIter):
     def _stop_threads(self):
         for part in self._parts:
             part.stop()
+
+    # ----- Checkpoint internals -----
+
+    def _needs_first_batch(self, part, saved):
+        """Whether the part's first batch of the saved epoch is still needed: to fill the pad rows
+        of the part's short batch, or as the content of the trainer's filler batches."""
+        part_state = saved["parts"][part.slot]
+        if not part_state["delivered"]:
+            return False
+        fills = self._fill_short and not part_state["exhausted"]
+        target = self.batches_per_epoch
+        pads_epoch = (saved["first_batch_part"] == part.slot and target is not None and
+                      saved["delivered"] < target)
+        return fills or pads_epoch
+
+    def _reopened_at(self, part, part_state, wants_first_batch):
+        """(a new iterator of `part` at its saved position, its daemon, the part's first batch
+        of the saved epoch or None), on the part's daemon or, on_daemon_failure="reassign", on
+        the next surviving one."""
+        daemons = len(self.addresses)
+        candidates = [(part.daemon + step) % daemons for step in range(daemons)]
+        if self.on_daemon_failure == "fail":
+            candidates = candidates[:1]
+        last_error = None
+        for daemon in candidates:
+            if self.addresses[daemon] in self.failed_daemons:
+                continue
+            try:
+                iterator, first_batch = self._open_at(daemon, part, part_state, wants_first_batch)
+                return iterator, daemon, first_batch
+            except errors.IterdError as error:
+                if not is_daemon_failure(error):
+                    raise
+                if self.on_daemon_failure == "fail":
+                    raise self._failure(part, error) from None
+                self.failed_daemons.add(self.addresses[daemon])
+                last_error = error
+        raise self._failure(part, "no surviving daemon to reopen the part at its saved state "
+                                  "(last error: %s)" % last_error)
+
+    def _open_at(self, daemon, part, part_state, wants_first_batch):
+        # Opened without the part's seed: a drawn seed is taken from the state.
+        iterator = self._open_part(self._clients[daemon], part.part_index, self.num_parts, None)
+        try:
+            first_batch = None
+            if wants_first_batch:
+                iterator.load_state_dict(part_state["epoch_start"])
+                first_batch = self._first_batch_again(iterator, part)
+            iterator.load_state_dict(part_state["position"])
+        except BaseException:
+            iterator.close()
+            raise
+        return iterator, first_batch
+
+    def _first_batch_again(self, iterator, part):
+        """The part's first batch of the epoch `iterator` starts, as _deliver() kept it."""
+        try:
+            batch = iterator.next()
+        except StopIteration:
+            raise errors.DataLoss("part %d gave no batch from its saved epoch start, though the "
+                                  "state says batches of that epoch were delivered" %
+                                  part.part_index) from None
+        if self._fill_short and batch.pad:
+            _wrap_fill(batch, batch)
+        return batch
+
+    @staticmethod
+    def _adopt_part(part, part_state, iterator, daemon, first_batch):
+        """Stops the part's thread and puts the reopened iterator in place of its own."""
+        part.stop(timeout=0.2)
+        old_iterator, part.iterator, part.daemon = part.iterator, iterator, daemon
+        try:
+            # Cancels a fetch the thread may still wait on (a daemon that hangs), as close() does.
+            old_iterator.close()
+        except Exception:  # pylint: disable=broad-except
+            pass  # Its daemon is gone (the state is being loaded after a failure).
+        part.stop()
+        part.seed = iterator.seed
+        part.delivered = part_state["delivered"]
+        part.exhausted = part_state["exhausted"]
+        part.first_batch = first_batch
+        part.position = part_state["position"]
+        part.epoch_start = part_state["epoch_start"]
+
+
+def _checked_state(state_dict, iterator):
+    """The state dict, once its shape and its agreement with `iterator` are checked:
+    InvalidArgument when damaged, FailedPrecondition when of another trainer or configuration."""
+    if not isinstance(state_dict, dict):
+        raise errors.InvalidArgument("sharded iterator state: must be the dict state_dict() "
+                                     "returned, not %s" % type(state_dict).__name__)
+    if state_dict.get("format") != STATE_FORMAT:
+        raise errors.InvalidArgument("sharded iterator state: format %r is not %r" %
+                                     (str(state_dict.get("format"))[:40], STATE_FORMAT))
+    for field in ("rank", "world_size", "num_parts", "batches_per_epoch"):
+        if state_dict.get(field) != getattr(iterator, field):
+            raise errors.FailedPrecondition(
+                "sharded iterator state: the state belongs to another iterator: its %s is %r, "
+                "this iterator's is %r" % (field, state_dict.get(field), getattr(iterator, field)))
+    for field in ("epoch", "delivered", "cursor"):
+        _check_count(state_dict.get(field), field)
+    parts = state_dict.get("parts")
+    if not isinstance(parts, list) or len(parts) != len(iterator.addresses):
+        raise errors.InvalidArgument("sharded iterator state: 'parts' must list %d parts" %
+                                     len(iterator.addresses))
+    for slot, part_state in enumerate(parts):
+        _check_part_state(part_state, iterator.rank * len(parts) + slot)
+    first_slot = state_dict.get("first_batch_part")
+    if first_slot is not None:
+        _check_count(first_slot, "first_batch_part")
+        if first_slot >= len(parts) or not parts[first_slot]["delivered"]:
+            raise errors.InvalidArgument("sharded iterator state: first_batch_part %r names no "
+                                         "part that delivered a batch" % (first_slot,))
+    return state_dict
+
+
+def _check_count(value, field):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise errors.InvalidArgument("sharded iterator state: %s must be a non-negative integer, "
+                                     "got %r" % (field, value))
+
+
+def _check_part_state(part_state, part_index):
+    if not isinstance(part_state, dict) or part_state.get("part_index") != part_index:
+        raise errors.InvalidArgument("sharded iterator state: the parts must be this trainer's "
+                                     "parts in daemon order (expected part %d)" % part_index)
+    _check_count(part_state.get("delivered"), "delivered of part %d" % part_index)
+    if not isinstance(part_state.get("exhausted"), bool):
+        raise errors.InvalidArgument("sharded iterator state: exhausted of part %d must be a "
+                                     "boolean" % part_index)
+    for field in ("position", "epoch_start"):
+        if not isinstance(part_state.get(field), dict):
+            raise errors.InvalidArgument("sharded iterator state: %s of part %d must be an "
+                                         "iterator state" % (field, part_index))
 
 
 def _wrap_fill(batch, source):
