@@ -20,6 +20,14 @@ namespace {
 // Most cursor values a source writes (CSV: 3 per reader, data and label).
 constexpr int kMaxCursorValues = 6;
 
+// Largest epoch, pass, position, sequence or held_rows a state may carry:
+// far beyond any run, and far from INT64_MAX, so that the stages can count
+// on from a restored position (a reset, an epoch a roll_over tail spans)
+// without overflowing.
+constexpr int64_t kMaxStateCount = int64_t{1} << 53;
+
+bool InRange(int64_t value) { return value >= 0 && value <= kMaxStateCount; }
+
 absl::Status Differs(absl::string_view field, const std::string& in_state,
                      const std::string& in_config) {
   return absl::FailedPreconditionError(
@@ -45,8 +53,8 @@ void ToProto(const SourcePosition& position, v1::SourcePosition* proto) {
 
 absl::Status CheckSource(absl::string_view field,
                          const v1::SourcePosition& source) {
-  if (source.epoch() < 0 || source.pass() < 0 || source.position() < 0 ||
-      source.cursor_size() > kMaxCursorValues) {
+  if (!InRange(source.epoch()) || !InRange(source.pass()) ||
+      !InRange(source.position()) || source.cursor_size() > kMaxCursorValues) {
     return absl::InvalidArgumentError(absl::StrCat(
         "resume_from.", field, ": epoch ", source.epoch(), ", pass ",
         source.pass(), ", position ", source.position(), " and ",
@@ -159,10 +167,11 @@ absl::StatusOr<StreamPosition> CheckResumeState(const v1::IteratorState& state,
   }
   ITERD_RETURN_IF_ERROR(CheckSource("source", state.source()));
   ITERD_RETURN_IF_ERROR(CheckSource("held_from", state.held_from()));
-  if (state.epoch() < 0 || state.sequence() < 0 || state.held_rows() < 0) {
+  if (!InRange(state.epoch()) || !InRange(state.sequence()) ||
+      !InRange(state.held_rows())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "resume_from: epoch ", state.epoch(), ", sequence ", state.sequence(),
-        " and held_rows ", state.held_rows(), " must not be negative"));
+        " and held_rows ", state.held_rows(), " must be in [0, 2^53]"));
   }
   if (drawn && kind->set_seed != nullptr) {
     // The saved iterator's seed, so that the order and the augmentations are

@@ -142,10 +142,15 @@ def test_damaged_states_are_refused_and_harm_nothing(two_daemons):
         with pytest.raises(iterd.InvalidArgument, match="damaged or was edited"):
             it.load_state_dict(iterator_state.to_dict(proto))
         # Edited with the checksum recomputed: positions are still checked.
-        for position in (10 ** 9, -3):
+        for position in (10 ** 9, -3, 2 ** 63 - 1):
             proto.source.position = position
             with pytest.raises(iterd.InvalidArgument, match="position"):
                 it.load_state_dict(iterator_state.to_dict(_resummed(proto)))
+        # Counts near INT64_MAX (a reset would overflow them) are refused too.
+        proto.source.position = 0
+        proto.epoch = 2 ** 63 - 1
+        with pytest.raises(iterd.InvalidArgument, match="2\\^53"):
+            it.load_state_dict(iterator_state.to_dict(_resummed(proto)))
         # The iterator still works, from where it was.
         it.load_state_dict(good)
         assert it.next().data[0].shape == (5, 3)
